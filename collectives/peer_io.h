@@ -1,0 +1,28 @@
+// PeerIo: all an algorithm knows of the world. Posts non-blocking sends and receives to ranks of
+// the communicator and waits for them; whether bytes cross shared memory or TCP is invisible here.
+// Messages between two ranks match in posting order per direction (see runtime/transport/link.h).
+#pragma once
+
+#include <cstddef>
+
+#include "runtime/base/status.h"
+
+namespace cohort {
+
+class PeerIo {
+ public:
+  virtual ~PeerIo() = default;
+  virtual int rank() const = 0;
+  virtual int size() const = 0;
+
+  // Post a send / receive of `bytes` to / from `peer`. The buffer must stay valid and untouched
+  // until a WaitAll that follows returns. Zero-byte messages are legal and still matched.
+  virtual Status Send(int peer, const void* data, size_t bytes) = 0;
+  virtual Status Recv(int peer, void* data, size_t bytes) = 0;
+
+  // Waits for every request posted since the last WaitAll. Fails (naming the peer) if a peer
+  // died, sent something that does not match, or the communicator's timeout passed.
+  virtual Status WaitAll() = 0;
+};
+
+}  // namespace cohort

@@ -1,0 +1,2 @@
+// cohortrun entry point (placeholder until the launcher lands).
+int main() { return 0; }

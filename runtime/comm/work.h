@@ -1,0 +1,45 @@
+// Work: the handle of an asynchronous collective. The progress thread completes it; any thread
+// may wait on it. Mirrors torch.distributed's Work: wait, test, and the error that ended it.
+#pragma once
+
+#include <chrono>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "runtime/base/status.h"
+
+namespace cohort {
+
+class Work {
+ public:
+  explicit Work(std::string description) : description_(std::move(description)) {}
+
+  // Blocks until the operation ends; throws its error (TimeoutError, PeerError, ...) if it failed.
+  // The operation itself is bounded by COHORT_TIMEOUT, so this never blocks forever.
+  void wait();
+  // Waits at most `timeout`. Returns false if the operation is still running (it goes on);
+  // throws the operation's error if it failed.
+  bool wait_for(std::chrono::milliseconds timeout);
+  // True once the operation has ended, successfully or not. Never throws.
+  bool test() const;
+  // The operation's final status (Ok while running).
+  Status status() const;
+  // "allreduce #12 (4194304 bytes f32 sum)".
+  const std::string& description() const { return description_; }
+
+  // Called once by the progress thread.
+  void Complete(Status status);
+
+ private:
+  std::string description_;
+  mutable std::mutex mutex_;
+  std::condition_variable done_cv_;
+  bool done_ = false;
+  Status status_;
+};
+
+using WorkPtr = std::shared_ptr<Work>;
+
+}  // namespace cohort

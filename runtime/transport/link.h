@@ -1,0 +1,56 @@
+// Link: the transport interface. One Link connects this rank to one peer rank and moves tagged,
+// contiguous messages both ways. Implementations: shm (same host) and tcp; both are byte streams
+// underneath (stream_link.h), so framing, matching and errors are written once.
+//
+// Matching: messages in one direction are matched in order. The n-th PostSend on one side meets
+// the n-th PostRecv on the other; their tags and byte counts must agree, or both requests fail
+// with a mismatch error (the stream is then unusable and the link reports it from then on).
+//
+// Threading: a Link is driven by one thread at a time (the communicator's progress thread).
+// Buffers and Request objects must stay valid until the Request is done.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "runtime/base/status.h"
+
+namespace cohort {
+
+// Completion record of one posted send or receive, owned by the caller.
+struct Request {
+  bool done = false;
+  Status status;  // set when done
+};
+
+class Link {
+ public:
+  virtual ~Link() = default;
+
+  virtual std::string_view kind() const = 0;  // "shm" or "tcp"
+  virtual int peer() const = 0;               // the peer's rank in the communicator
+
+  virtual Status PostSend(uint64_t tag, const void* data, size_t bytes, Request* request) = 0;
+  virtual Status PostRecv(uint64_t tag, void* data, size_t bytes, Request* request) = 0;
+
+  // Moves whatever can move now without blocking and completes requests. Returns whether any
+  // progress was made; a failed Status means the link is broken (peer gone, mismatch, garbage),
+  // and every pending request has been completed with that error.
+  virtual Result<bool> Progress() = 0;
+
+  // True while a posted request is not done.
+  virtual bool busy() const = 0;
+
+  // A file descriptor to poll() for POLLIN while waiting, or -1 when the link has none (shm).
+  virtual int poll_fd() const { return -1; }
+  // Whether `poll_fd()` must also be polled for POLLOUT (a send is blocked on a full socket).
+  virtual bool wants_write() const { return false; }
+
+  // Checks, without blocking, that the peer still exists (shm: its pid). Links whose peer's
+  // death shows up as an error on its own (tcp: EOF, reset) return Ok.
+  virtual Status CheckPeerAlive() { return Status::Ok(); }
+};
+
+}  // namespace cohort
