@@ -47,6 +47,9 @@ class Link {
   virtual int poll_fd() const { return -1; }
   // Whether `poll_fd()` must also be polled for POLLOUT (a send is blocked on a full socket).
   virtual bool wants_write() const { return false; }
+  // Whether incoming bytes could make progress now, i.e. `poll_fd()` is worth polling for POLLIN
+  // (false while a received header waits for its receive to be posted).
+  virtual bool wants_read() const { return true; }
 
   // Checks, without blocking, that the peer still exists (shm: its pid). Links whose peer's
   // death shows up as an error on its own (tcp: EOF, reset) return Ok.

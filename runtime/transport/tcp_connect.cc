@@ -1,0 +1,178 @@
+// Authenticated tcp link set-up: acceptor threads and the connecting side (tcp_connect.h).
+#include "runtime/transport/tcp_connect.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include <chrono>
+
+#include "runtime/base/logging.h"
+#include "runtime/store/auth.h"
+
+namespace cohort {
+
+namespace {
+
+constexpr char kPurpose[] = "tcp-link";
+constexpr uint32_t kHelloMagic = 0x4F4C4548;  // "HELO"
+constexpr uint8_t kAccepted = 1;
+
+struct Hello {
+  uint32_t magic;
+  int32_t rank;
+  int32_t size;
+  uint32_t reserved;
+};
+
+}  // namespace
+
+std::string SocketPeerAddress(int fd) {
+  sockaddr_in addr{};
+  socklen_t len = sizeof(addr);
+  if (::getpeername(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0 || addr.sin_family != AF_INET) {
+    return "unknown address";
+  }
+  char text[INET_ADDRSTRLEN] = {};
+  ::inet_ntop(AF_INET, &addr.sin_addr, text, sizeof(text));
+  return std::string(text) + ":" + std::to_string(ntohs(addr.sin_port));
+}
+
+TcpAcceptor::TcpAcceptor(UniqueFd listen_fd, int rank, int size, std::vector<bool> expected,
+                         std::string secret, Deadline deadline)
+    : listen_fd_(std::move(listen_fd)),
+      rank_(rank),
+      size_(size),
+      secret_(std::move(secret)),
+      deadline_(deadline),
+      expected_(std::move(expected)),
+      sockets_(static_cast<size_t>(size)),
+      addresses_(static_cast<size_t>(size)) {
+  for (bool e : expected_) missing_ += e ? 1 : 0;
+  accept_thread_ = std::thread([this] { AcceptLoop(); });
+}
+
+TcpAcceptor::~TcpAcceptor() {
+  stop_.store(true);
+  // Wakes the accept thread's poll() at once (Linux reports a shut-down listener as ready).
+  ::shutdown(listen_fd_.get(), SHUT_RDWR);
+  accept_thread_.join();
+  {
+    std::lock_guard<std::mutex> lock(mutex_);
+    for (int fd : handshaking_fds_) ::shutdown(fd, SHUT_RDWR);
+  }
+  for (auto& thread : handshakes_) thread.join();
+}
+
+void TcpAcceptor::AcceptLoop() {
+  while (!stop_.load() && !deadline_.expired()) {
+    // Short slices so that stop_ is noticed quickly.
+    Result<UniqueFd> fd = Accept(listen_fd_.get(),
+                                 Deadline::After(std::chrono::milliseconds(50)).Earlier(deadline_));
+    if (!fd.ok()) {
+      if (stop_.load()) break;  // the destructor shut the listener down
+      if (fd.status().code() != StatusCode::kDeadlineExceeded) {
+        COHORT_LOG(kWarn) << "rank " << rank_ << ": accepting tcp links: " << fd.status().ToString();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));  // e.g. EMFILE: do not spin
+      }
+      continue;
+    }
+    std::string address = SocketPeerAddress(fd->get());
+    std::lock_guard<std::mutex> lock(mutex_);
+    handshaking_fds_.insert(fd->get());
+    handshakes_.emplace_back(
+        [this, f = std::move(*fd), address]() mutable { Handshake(std::move(f), address); });
+  }
+}
+
+void TcpAcceptor::Handshake(UniqueFd fd, std::string address) {
+  const std::string what = "incoming connection from " + address;
+  Status status = AuthenticateAsServer(fd.get(), secret_, kPurpose, deadline_, what);
+  Hello hello{};
+  if (status.ok()) status = ReadFull(fd.get(), &hello, sizeof(hello), deadline_, what);
+  if (status.ok()) {
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (hello.magic != kHelloMagic) {
+      status = InvalidArgumentError("bad hello from " + address);
+    } else if (hello.size != size_) {
+      status = InvalidArgumentError(address + " says the world has " + std::to_string(hello.size) +
+                                    " ranks, this rank has " + std::to_string(size_));
+    } else if (hello.rank < 0 || hello.rank >= size_ || !expected_[static_cast<size_t>(hello.rank)]) {
+      status = InvalidArgumentError(address + " claims to be rank " + std::to_string(hello.rank) +
+                                    ", which is not expected to connect here (or already did)");
+    } else {
+      expected_[static_cast<size_t>(hello.rank)] = false;  // reserve the slot before acking
+    }
+  }
+  if (status.ok()) {
+    status = WriteFull(fd.get(), &kAccepted, 1, deadline_, what);
+    std::lock_guard<std::mutex> lock(mutex_);
+    handshaking_fds_.erase(fd.get());
+    if (status.ok()) {
+      sockets_[static_cast<size_t>(hello.rank)] = std::move(fd);
+      addresses_[static_cast<size_t>(hello.rank)] = address;
+      --missing_;
+      arrived_.notify_all();
+    } else {
+      expected_[static_cast<size_t>(hello.rank)] = true;  // it may try again
+    }
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mutex_);
+  handshaking_fds_.erase(fd.get());
+  if (!stop_.load()) {
+    COHORT_LOG(kWarn) << "rank " << rank_ << ": refused a tcp link connection from " << address
+                      << ": " << status.ToString();
+  }
+}
+
+Status TcpAcceptor::WaitAll(const std::vector<std::string>& rank_names,
+                            std::vector<UniqueFd>* sockets, std::vector<std::string>* addresses) {
+  std::unique_lock<std::mutex> lock(mutex_);
+  arrived_.wait_until(lock, deadline_.at(), [this] { return missing_ == 0; });
+  if (missing_ > 0) {
+    std::string who;
+    for (size_t r = 0; r < expected_.size(); ++r) {
+      if (expected_[r]) who += (who.empty() ? "" : ", ") + rank_names[r];
+    }
+    return DeadlineExceededError("no tcp link from " + who +
+                                 " within the connect timeout (COHORT_CONNECT_TIMEOUT); is it "
+                                 "running, can it reach this host, and does it use the same "
+                                 "job secret?");
+  }
+  for (size_t r = 0; r < sockets_.size(); ++r) {
+    if (sockets_[r].valid()) {
+      (*sockets)[r] = std::move(sockets_[r]);
+      (*addresses)[r] = addresses_[r];
+    }
+  }
+  return Status::Ok();
+}
+
+Result<UniqueFd> ConnectTcpPeer(const std::string& address, int rank, int size,
+                                const std::string& secret, Deadline deadline,
+                                const std::string& peer_name) {
+  const std::string what = peer_name + " at " + address;
+  auto context = [&](const Status& s) {
+    return s.WithContext("cannot open a tcp link to " + what + ": ");
+  };
+  Result<HostPort> to = ParseHostPort(address);
+  if (!to.ok()) return context(to.status());
+  Result<UniqueFd> fd = Connect(*to, deadline);
+  if (!fd.ok()) return context(fd.status());
+  Status status = AuthenticateAsClient(fd->get(), secret, kPurpose, deadline, what);
+  Hello hello{kHelloMagic, rank, size, 0};
+  if (status.ok()) status = WriteFull(fd->get(), &hello, sizeof(hello), deadline, what);
+  uint8_t ack = 0;
+  if (status.ok()) status = ReadFull(fd->get(), &ack, 1, deadline, what);
+  if (status.ok() && ack != kAccepted) status = UnavailableError("unexpected reply");
+  if (!status.ok()) {
+    if (status.code() == StatusCode::kUnavailable) {
+      status = UnavailableError(status.message() + " (the peer refused this rank; see its log)");
+    }
+    return context(status);
+  }
+  return std::move(*fd);
+}
+
+}  // namespace cohort
