@@ -1,0 +1,237 @@
+// The settings table: every COHORT_* variable declared once with its aliases, default, help text
+// and parser. ParseConfig, DescribeConfig (cohortrun --print-config) and SettingsMarkdownTable
+// (the README) all walk this one table, so they cannot drift apart.
+#include <algorithm>
+#include <cctype>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "runtime/config/config.h"
+
+namespace cohort {
+namespace {
+
+// A setting's parser stores `value` into `config`, or returns why the value is refused
+// (the caller prefixes the variable name and value).
+using ParseFn = Status (*)(const std::string& value, Config* config);
+
+struct Setting {
+  SettingInfo info;
+  ParseFn parse;
+};
+
+std::string Upper(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  return s;
+}
+std::string Lower(std::string s) {
+  for (char& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+Status ParsePositiveDuration(const std::string& value, std::chrono::milliseconds* out) {
+  Result<std::chrono::milliseconds> parsed = ParseDuration(value);
+  if (!parsed.ok()) return parsed.status();
+  if (parsed->count() <= 0) return InvalidArgumentError("must be longer than 0");
+  *out = *parsed;
+  return Status::Ok();
+}
+
+Status ParseMinBytes(const std::string& value, size_t min_bytes, size_t* out) {
+  Result<size_t> parsed = ParseBytes(value);
+  if (!parsed.ok()) return parsed.status();
+  if (*parsed < min_bytes) {
+    return InvalidArgumentError("must be at least " + std::to_string(min_bytes) + " bytes");
+  }
+  *out = *parsed;
+  return Status::Ok();
+}
+
+Status ParseTimeout(const std::string& v, Config* c) { return ParsePositiveDuration(v, &c->timeout); }
+Status ParseConnectTimeout(const std::string& v, Config* c) {
+  return ParsePositiveDuration(v, &c->connect_timeout);
+}
+
+Status ParseDebug(const std::string& v, Config* c) {
+  std::string level = Upper(v);
+  if (level == "WARN" || level == "WARNING") {
+    c->log_level = LogLevel::kWarn;
+  } else if (level == "INFO") {
+    c->log_level = LogLevel::kInfo;
+  } else if (level == "DETAIL") {
+    c->log_level = LogLevel::kDetail;
+    c->check_fingerprints = true;  // DETAIL is also the collective-mismatch check
+  } else {
+    return InvalidArgumentError("expected WARN, INFO or DETAIL");
+  }
+  return Status::Ok();
+}
+
+Status ParseTransport(const std::string& v, Config* c) {
+  std::string choice = Lower(v);
+  if (choice == "auto") c->transport = TransportChoice::kAuto;
+  else if (choice == "shm") c->transport = TransportChoice::kShm;
+  else if (choice == "tcp") c->transport = TransportChoice::kTcp;
+  else return InvalidArgumentError("expected auto, shm or tcp");
+  return Status::Ok();
+}
+
+Status ParseIfname(const std::string& v, Config* c) {
+  // Whether the interface exists is checked where sockets are opened (it lists the real ones).
+  c->socket_ifname = v;
+  return Status::Ok();
+}
+
+Status ParseAlgo(const std::string& v, Config* c) {
+  // Validated by the algorithm selector, which knows the names per collective.
+  c->algorithm = Lower(v);
+  return Status::Ok();
+}
+
+Status ParseRingBytes(const std::string& v, Config* c) {
+  return ParseMinBytes(v, 4096, &c->shm_ring_bytes);
+}
+Status ParseChunkBytes(const std::string& v, Config* c) {
+  return ParseMinBytes(v, 1, &c->chunk_bytes);
+}
+
+Status ParseJobId(const std::string& v, Config* c) {
+  // The id becomes part of /dev/shm names, so it must be a plain file-name fragment.
+  bool plain = !v.empty() && v.size() <= 64 && std::all_of(v.begin(), v.end(), [](char ch) {
+    return std::isalnum(static_cast<unsigned char>(ch)) || ch == '-' || ch == '_' || ch == '.';
+  });
+  if (!plain) return InvalidArgumentError("expected 1-64 characters from A-Z a-z 0-9 - _ .");
+  c->job_id = v;
+  return Status::Ok();
+}
+
+Status ParseSecret(const std::string& v, Config* c) {
+  c->secret = v;
+  return Status::Ok();
+}
+
+const std::vector<Setting>& Table() {
+  static const std::vector<Setting> table = {
+      {{"COHORT_TIMEOUT", {}, "600s",
+        "Deadline of every blocking wait (collectives, store); 600, 600s, 1500ms, 2m"},
+       ParseTimeout},
+      {{"COHORT_DEBUG", {"COHORT_LOG_LEVEL"}, "WARN",
+        "Log level: WARN, INFO (transport per peer, algorithm per call), DETAIL (also checks that "
+        "ranks call matching collectives)"},
+       ParseDebug},
+      {{"COHORT_TRANSPORT", {}, "auto", "Force a transport for every pair: auto, shm or tcp"},
+       ParseTransport},
+      {{"COHORT_SOCKET_IFNAME", {}, "(first non-loopback)",
+        "Network interface for tcp links and the store, e.g. eth0"},
+       ParseIfname},
+      {{"COHORT_ALGO", {}, "auto", "Force one collective algorithm (ring, rd, rabenseifner, ...)"},
+       ParseAlgo},
+      {{"COHORT_SHM_RING_BYTES", {}, "4MiB",
+        "Shared-memory ring size per directed pair of local ranks; at least 4096"},
+       ParseRingBytes},
+      {{"COHORT_CHUNK_BYTES", {}, "1MiB", "Pipelining unit for large messages"}, ParseChunkBytes},
+      {{"COHORT_CONNECT_TIMEOUT", {}, "60s",
+        "How long ranks wait for peers and the store while connecting"},
+       ParseConnectTimeout},
+      {{"COHORT_JOB_ID", {}, "(set by the launcher)",
+        "Job name; prefixes shared-memory segments so jobs do not collide"},
+       ParseJobId},
+      {{"COHORT_JOB_SECRET", {}, "(set by the launcher)",
+        "Secret that every store and link connection must prove; never printed", true},
+       ParseSecret},
+  };
+  return table;
+}
+
+// The variable that supplies a setting: the canonical name if set, else the first alias set.
+// Empty values count as unset. Appends a warning for aliases.
+const std::string* FindSource(const EnvMap& env, const SettingInfo& info, std::string* name,
+                              std::vector<std::string>* warnings) {
+  auto it = env.find(info.name);
+  bool have_canonical = it != env.end() && !it->second.empty();
+  for (const std::string& alias : info.aliases) {
+    auto a = env.find(alias);
+    if (a == env.end() || a->second.empty()) continue;
+    if (warnings != nullptr) {
+      warnings->push_back(have_canonical
+                              ? alias + " is an old name for " + info.name + " and is ignored "
+                                    "because " + info.name + " is also set"
+                              : alias + " is an old name for " + info.name + "; please use " +
+                                    info.name + " instead");
+    }
+    if (!have_canonical) {
+      *name = alias;
+      return &a->second;
+    }
+  }
+  if (!have_canonical) return nullptr;
+  *name = info.name;
+  return &it->second;
+}
+
+}  // namespace
+
+const std::vector<SettingInfo>& AllSettings() {
+  static const std::vector<SettingInfo> infos = [] {
+    std::vector<SettingInfo> out;
+    for (const Setting& s : Table()) out.push_back(s.info);
+    return out;
+  }();
+  return infos;
+}
+
+Result<Config> ParseConfig(const EnvMap& env, std::vector<std::string>* warnings) {
+  Config config;
+  for (const Setting& setting : Table()) {
+    std::string name;
+    const std::string* value = FindSource(env, setting.info, &name, warnings);
+    if (value == nullptr) continue;
+    Status status = setting.parse(*value, &config);
+    if (!status.ok()) {
+      // A secret's value is never echoed, not even when malformed.
+      std::string shown = setting.info.secret ? "(hidden)" : "'" + *value + "'";
+      return InvalidArgumentError("invalid " + name + "=" + shown + ": " + status.message());
+    }
+  }
+  return config;
+}
+
+std::string DescribeConfig(const EnvMap& env) {
+  size_t width = 0;
+  for (const Setting& s : Table()) width = std::max(width, s.info.name.size());
+  std::ostringstream out;
+  out << "cohort settings (from the environment; [default] marks values not set):\n";
+  for (const Setting& s : Table()) {
+    std::string name;
+    const std::string* value = FindSource(env, s.info, &name, nullptr);
+    std::string shown;
+    std::string note;
+    if (value == nullptr) {
+      shown = s.info.secret ? "(not set)" : s.info.default_text + " [default]";
+    } else {
+      shown = s.info.secret ? "(set, hidden)" : *value;
+      if (name != s.info.name) note += " (from old name " + name + ")";
+      Config scratch;
+      Status status = s.parse(*value, &scratch);
+      if (!status.ok()) note += " (invalid: " + status.message() + ")";
+    }
+    out << "  " << s.info.name << std::string(width - s.info.name.size() + 2, ' ') << shown
+        << note << "\n";
+    out << "  " << std::string(width + 2, ' ') << "# " << s.info.help << "\n";
+  }
+  return out.str();
+}
+
+std::string SettingsMarkdownTable() {
+  std::ostringstream out;
+  out << "| Variable | Default | Description |\n|---|---|---|\n";
+  for (const Setting& s : Table()) {
+    out << "| `" << s.info.name << "`";
+    for (const std::string& alias : s.info.aliases) out << " (old name: `" << alias << "`)";
+    out << " | " << s.info.default_text << " | " << s.info.help << " |\n";
+  }
+  return out.str();
+}
+
+}  // namespace cohort
