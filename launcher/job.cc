@@ -1,0 +1,329 @@
+// RunJob: the launcher's single-threaded supervision loop (see job.h). One poll() waits on every
+// rank's stdout/stderr pipe and on a self-pipe that signal handlers write to (SIGCHLD, SIGINT,
+// SIGTERM), with a timeout set by the next deadline (--timeout, end of grace, SIGKILL time).
+#include "launcher/job.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <memory>
+#include <optional>
+#include <vector>
+
+#include "launcher/output_forwarder.h"
+#include "launcher/spawn.h"
+#include "runtime/base/deadline.h"
+#include "runtime/store/auth.h"
+#include "runtime/store/tcp_store.h"
+#include "runtime/transport/connect.h"
+
+namespace cohort::launcher {
+namespace {
+
+using std::chrono::milliseconds;
+
+int g_signal_write_fd = -1;
+
+// Async-signal-safe: only records which signal arrived; the loop does the work.
+void OnSignal(int sig) {
+  int saved = errno;
+  unsigned char byte = static_cast<unsigned char>(sig);
+  ssize_t ignored = ::write(g_signal_write_fd, &byte, 1);
+  (void)ignored;
+  errno = saved;
+}
+
+void Say(const std::string& line) {
+  std::string text = "cohortrun: " + line + "\n";
+  ssize_t ignored = ::write(STDERR_FILENO, text.data(), text.size());
+  (void)ignored;
+}
+
+std::string FormatDuration(milliseconds d) {
+  if (d.count() % 1000 == 0) return std::to_string(d.count() / 1000) + "s";
+  return std::to_string(d.count()) + "ms";
+}
+
+struct Rank {
+  int rank = 0;
+  pid_t pid = -1;
+  bool alive = false;
+  UniqueFd out, err;
+  std::unique_ptr<OutputForwarder> out_forwarder, err_forwarder;
+};
+
+class JobRunner {
+ public:
+  explicit JobRunner(const LaunchOptions& options) : options_(options) {}
+  int Run(const EnvMap& env);
+
+ private:
+  Status Start(const EnvMap& env, const std::string& path);
+  void Loop();
+  void Drain(Rank& r, bool is_stderr);
+  void HandleSignals();
+  void Reap();
+  void Stop(int exit_code, const std::string& abort_message, std::optional<Clock::time_point> term_at);
+  void SignalLive(int sig);
+  bool PipesOpen() const;
+  size_t LiveCount() const;
+
+  const LaunchOptions& options_;
+  std::string job_id_;
+  std::unique_ptr<TcpStoreServer> store_;
+  std::vector<Rank> ranks_;
+  UniqueFd signal_read_, signal_write_;
+
+  bool interrupted_ = false;
+  bool stopping_ = false;                  // a failure, timeout or interrupt is ending the job
+  int exit_code_ = 0;
+  std::string final_message_;               // printed last, after every rank's output
+  std::optional<Clock::time_point> job_deadline_, term_at_, kill_at_, drain_until_;
+};
+
+Status JobRunner::Start(const EnvMap& exported, const std::string& path) {
+  int fds[2];
+  if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return ErrnoStatus("pipe2", errno);
+  signal_read_.reset(fds[0]);
+  signal_write_.reset(fds[1]);
+  g_signal_write_fd = signal_write_.get();
+  struct sigaction sa {};
+  sa.sa_handler = OnSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = SA_RESTART;
+  for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill the supervisor
+
+  COHORT_ASSIGN_OR_RETURN(std::string secret, GenerateSecret());
+  uint8_t random[8];
+  COHORT_RETURN_IF_ERROR(RandomBytes(random, sizeof(random)));
+  char hex[17];
+  for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", random[i]);
+  job_id_ = std::string("cohort-") + hex;
+
+  TcpStoreServer::Options store_options;
+  store_options.bind_host = "127.0.0.1";  // local jobs only for now
+  store_options.port = 0;
+  store_options.secret = secret;
+  COHORT_ASSIGN_OR_RETURN(store_, TcpStoreServer::Start(store_options));
+
+  if (options_.timeout) job_deadline_ = Clock::now() + *options_.timeout;
+
+  for (int i = 0; i < options_.np; ++i) {
+    RankSlot slot{i, options_.np, i, options_.np, 0,
+                  "127.0.0.1:" + std::to_string(store_->port()), job_id_, secret};
+    Result<SpawnedRank> spawned = SpawnRank(path, options_.command, RankEnvironment(exported, slot));
+    if (!spawned.ok()) return spawned.status();  // ranks already started are stopped by Run
+    Rank& r = ranks_.emplace_back();
+    r.rank = i;
+    r.pid = spawned->pid;
+    r.alive = true;
+    r.out = std::move(spawned->stdout_fd);
+    r.err = std::move(spawned->stderr_fd);
+    r.out_forwarder = std::make_unique<OutputForwarder>(
+        OutputForwarder::Prefix(i, false, options_.tag_output), STDOUT_FILENO);
+    r.err_forwarder = std::make_unique<OutputForwarder>(
+        OutputForwarder::Prefix(i, true, options_.tag_output), STDERR_FILENO);
+  }
+  return Status::Ok();
+}
+
+void JobRunner::SignalLive(int sig) {
+  // Whole process groups, so that a rank's own children (a shell's child, data loaders) go too.
+  for (const Rank& r : ranks_) {
+    if (r.alive) ::kill(-r.pid, sig);
+  }
+}
+
+void JobRunner::Stop(int exit_code, const std::string& abort_message,
+                     std::optional<Clock::time_point> term_at) {
+  if (stopping_) return;
+  stopping_ = true;
+  exit_code_ = exit_code;
+  if (store_) store_->SetLocal(kAbortKey, ToBytes(abort_message));
+  term_at_ = term_at;
+}
+
+void JobRunner::Drain(Rank& r, bool is_stderr) {
+  UniqueFd& fd = is_stderr ? r.err : r.out;
+  OutputForwarder& forwarder = is_stderr ? *r.err_forwarder : *r.out_forwarder;
+  char buffer[65536];
+  for (;;) {
+    ssize_t n = ::read(fd.get(), buffer, sizeof(buffer));
+    if (n > 0) {
+      forwarder.Feed(buffer, static_cast<size_t>(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0 && errno == EAGAIN) return;
+    forwarder.Flush();  // EOF (or a broken pipe): the rank's last partial line
+    fd.reset();
+    return;
+  }
+}
+
+void JobRunner::HandleSignals() {
+  unsigned char sigs[64];
+  ssize_t n;
+  while ((n = ::read(signal_read_.get(), sigs, sizeof(sigs))) > 0) {
+    for (ssize_t i = 0; i < n; ++i) {
+      int sig = sigs[i];
+      if (sig == SIGCHLD) continue;  // Reap() runs every iteration
+      if (!interrupted_) {
+        // First interrupt: pass it on and give the ranks a little time to exit cleanly.
+        interrupted_ = true;
+        SignalLive(sig);
+        if (!stopping_) {
+          Stop(128 + sig, "cohortrun received " + SignalName(sig), std::nullopt);
+          final_message_ = "received " + SignalName(sig) + "; stopped all ranks";
+        }
+        kill_at_ = Clock::now() + milliseconds(kTermToKillMs);
+      } else {
+        SignalLive(SIGKILL);  // a second interrupt: the user is not waiting any longer
+      }
+    }
+  }
+}
+
+void JobRunner::Reap() {
+  for (;;) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, WNOHANG);
+    if (pid <= 0) return;
+    for (Rank& r : ranks_) {
+      if (r.pid != pid || !r.alive) continue;
+      r.alive = false;
+      if (Failed(status) && !stopping_) {
+        std::string what = DescribeExit(r.rank, pid, status);
+        Stop(ExitCodeFor(status), what, Clock::now() + options_.grace);
+        final_message_ = what + (ranks_.size() > 1 ? "; stopped the other ranks" : "");
+      }
+    }
+  }
+}
+
+bool JobRunner::PipesOpen() const {
+  for (const Rank& r : ranks_) {
+    if (r.out.valid() || r.err.valid()) return true;
+  }
+  return false;
+}
+
+size_t JobRunner::LiveCount() const {
+  size_t live = 0;
+  for (const Rank& r : ranks_) live += r.alive ? 1 : 0;
+  return live;
+}
+
+void JobRunner::Loop() {
+  while (LiveCount() > 0 || PipesOpen()) {
+    Clock::time_point now = Clock::now();
+    if (job_deadline_ && now >= *job_deadline_ && LiveCount() > 0) {
+      job_deadline_.reset();
+      std::string what = "job exceeded --timeout " + FormatDuration(*options_.timeout);
+      Say(what + "; stopping all ranks");
+      if (!stopping_) {
+        Stop(124, "cohortrun: " + what, now);
+        final_message_.clear();  // already said
+      } else {
+        term_at_ = now;
+      }
+    }
+    if (term_at_ && now >= *term_at_) {
+      term_at_.reset();
+      SignalLive(SIGTERM);
+      kill_at_ = now + milliseconds(kTermToKillMs);
+    }
+    if (kill_at_ && now >= *kill_at_) {
+      kill_at_.reset();
+      SignalLive(SIGKILL);
+    }
+    if (LiveCount() == 0) {
+      // Every rank is gone but something it started still holds a pipe: give it a moment to
+      // finish writing, then end the whole process groups.
+      if (!drain_until_) drain_until_ = now + milliseconds(500);
+      if (now >= *drain_until_) {
+        for (Rank& r : ranks_) {
+          ::kill(-r.pid, SIGKILL);
+          for (UniqueFd* fd : {&r.out, &r.err}) {
+            if (!fd->valid()) continue;
+            Drain(r, fd == &r.err);
+            fd->reset();
+          }
+          r.out_forwarder->Flush();
+          r.err_forwarder->Flush();
+        }
+        break;
+      }
+    }
+
+    std::vector<pollfd> fds{{signal_read_.get(), POLLIN, 0}};
+    std::vector<std::pair<Rank*, bool>> owners{{nullptr, false}};
+    for (Rank& r : ranks_) {
+      if (r.out.valid()) { fds.push_back({r.out.get(), POLLIN, 0}); owners.push_back({&r, false}); }
+      if (r.err.valid()) { fds.push_back({r.err.get(), POLLIN, 0}); owners.push_back({&r, true}); }
+    }
+    Deadline next = Deadline::After(milliseconds(200));  // also catches a lost wake-up
+    for (const auto& at : {job_deadline_, term_at_, kill_at_, drain_until_}) {
+      if (at) next = next.Earlier(Deadline(*at));
+    }
+    int ready = ::poll(fds.data(), fds.size(), next.remaining_ms());
+    if (ready < 0 && errno != EINTR) {
+      Say(std::string("poll failed: ") + std::strerror(errno));
+      SignalLive(SIGKILL);
+    }
+    for (size_t i = 1; ready > 0 && i < fds.size(); ++i) {
+      if (fds[i].revents != 0) Drain(*owners[i].first, owners[i].second);
+    }
+    HandleSignals();
+    Reap();
+  }
+  // Blocking reap in case a rank's exit raced with the loop's end (there should be none left).
+  while (LiveCount() > 0) {
+    int status = 0;
+    pid_t pid = ::waitpid(-1, &status, 0);
+    if (pid < 0 && errno != EINTR) break;
+    for (Rank& r : ranks_) if (r.pid == pid) r.alive = false;
+  }
+}
+
+int JobRunner::Run(const EnvMap& env) {
+  // Mistakes in the command line are reported before anything starts.
+  Result<EnvMap> exported = ApplyExports(env, options_.exports);
+  if (!exported.ok()) {
+    Say(exported.status().message());
+    return 2;
+  }
+  Result<std::string> path = ResolveProgram(options_.command[0], *exported);
+  if (!path.ok()) {
+    Say(path.status().message());
+    return 127;
+  }
+  Status started = Start(*exported, *path);
+  if (!started.ok()) {
+    // Could not start everything: stop what did start, then report why. An exec failure
+    // ("cannot start ...") is 127 as in shells; anything else (the store, fork) is 1.
+    Stop(started.code() == StatusCode::kInvalidArgument ? 127 : 1,
+         "cohortrun: " + started.message(), Clock::now());
+    final_message_ = started.message();
+  }
+  Loop();
+  if (!job_id_.empty()) RemoveJobSegments(job_id_);
+  if (!final_message_.empty()) Say(final_message_);
+  return exit_code_;
+}
+
+}  // namespace
+
+int RunJob(const LaunchOptions& options, const EnvMap& env) {
+  JobRunner runner(options);
+  return runner.Run(env);
+}
+
+}  // namespace cohort::launcher

@@ -1,0 +1,26 @@
+// Job: runs one cohortrun launch from start to end. It generates the job id and secret, starts
+// the rendezvous store in-process (127.0.0.1, port 0), spawns the ranks, forwards their output
+// and SIGINT/SIGTERM, and supervises them: the first rank to fail is announced to the others
+// through the store key "cohort/abort", the rest get --grace to exit, then SIGTERM, then SIGKILL.
+// Every child is reaped before RunJob returns, and the job's /dev/shm segments are removed.
+#pragma once
+
+#include <string>
+
+#include "launcher/options.h"
+#include "runtime/config/env.h"
+
+namespace cohort::launcher {
+
+// The store key a failing job's ranks poll to fail fast; its value says which rank failed how.
+inline constexpr const char* kAbortKey = "cohort/abort";
+// After SIGTERM, how long ranks get before SIGKILL.
+inline constexpr int kTermToKillMs = 3000;
+
+// Runs the job described by `options` in environment `env`; prints progress and the final
+// message to stderr and returns cohortrun's exit code: 0 when every rank exited 0, else the
+// first failing rank's status (128 + signal when killed), 124 on --timeout, 127 when the
+// program cannot be started, 128 + signal when cohortrun itself was interrupted.
+int RunJob(const LaunchOptions& options, const EnvMap& env);
+
+}  // namespace cohort::launcher

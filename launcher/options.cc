@@ -1,0 +1,126 @@
+// ParseLaunchOptions: finds where the program starts (the first word that is not one of our
+// options or their values, or whatever follows "--"), parses what comes before with
+// Boost.Program_options, and validates the values itself so that errors read naturally.
+#include "launcher/options.h"
+
+#include <boost/program_options.hpp>
+#include <cstdlib>
+#include <set>
+#include <sstream>
+
+#include "runtime/config/config.h"
+
+namespace cohort::launcher {
+namespace po = boost::program_options;
+namespace {
+
+po::options_description Describe() {
+  po::options_description desc("cohortrun options");
+  desc.add_options()
+      ("help,h", "print this help")
+      ("np,n", po::value<std::string>()->value_name("N"), "number of ranks to start (required)")
+      ("tag-output", "prefix output lines with [1,rank]<stdout>: as Open MPI does")
+      ("timeout", po::value<std::string>()->value_name("S"),
+       "stop the whole job after S (seconds, or 90s, 1500ms, 2m) and exit 124")
+      ("grace", po::value<std::string>()->value_name("S"),
+       "after a rank fails, wait S for the others to exit before SIGTERM (default 10s)")
+      ("x", po::value<std::vector<std::string>>()->value_name("VAR[=VAL]"),
+       "set VAR=VAL in every rank, or copy VAR from this environment (repeatable)")
+      ("print-config", "print cohort's settings as this environment gives them, and exit");
+  return desc;
+}
+
+// Options that take a value in the next word, by every spelling the parser accepts.
+bool TakesValue(const std::string& word) {
+  static const std::set<std::string> kWithValue = {"-np", "--np", "-n", "-timeout", "--timeout",
+                                                   "-grace", "--grace", "-x", "--x"};
+  return kWithValue.count(word) != 0;
+}
+
+Result<std::chrono::milliseconds> ParseSeconds(const std::string& flag, const std::string& text,
+                                               bool allow_zero) {
+  Result<std::chrono::milliseconds> parsed = ParseDuration(text);
+  if (!parsed.ok() || (!allow_zero && parsed->count() == 0)) {
+    return InvalidArgumentError(flag + " must be a " + (allow_zero ? "" : "positive ") +
+                                "duration in seconds (or with a unit: 1500ms, 90s, 2m), got '" +
+                                text + "'");
+  }
+  return *parsed;
+}
+
+}  // namespace
+
+std::string LaunchUsage() {
+  std::ostringstream out;
+  out << "usage: cohortrun -np N [options] program [args...]\n\n" << Describe();
+  return out.str();
+}
+
+Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
+  // Split ours from the program's before Boost sees anything.
+  std::vector<std::string> ours;
+  LaunchOptions options;
+  int i = 1;
+  for (; i < argc; ++i) {
+    std::string word = argv[i];
+    if (word == "--") {
+      ++i;
+      break;
+    }
+    if (word.size() < 2 || word[0] != '-') break;  // the program
+    ours.push_back(word);
+    if (TakesValue(word) && i + 1 < argc) ours.push_back(argv[++i]);
+  }
+  for (; i < argc; ++i) options.command.push_back(argv[i]);
+
+  po::variables_map vm;
+  try {
+    // The parser keeps a pointer to the description, so it must outlive run().
+    const po::options_description desc = Describe();
+    po::command_line_parser parser(ours);
+    // allow_long_disguise: "-np 4" as Open MPI spells it.
+    parser.options(desc).style(po::command_line_style::default_style |
+                                     po::command_line_style::allow_long_disguise);
+    po::store(parser.run(), vm);
+    po::notify(vm);
+  } catch (const po::error& e) {
+    return InvalidArgumentError(std::string(e.what()) + " (see cohortrun --help)");
+  }
+
+  options.help = vm.count("help") != 0;
+  options.print_config = vm.count("print-config") != 0;
+  options.tag_output = vm.count("tag-output") != 0;
+  if (vm.count("x")) options.exports = vm["x"].as<std::vector<std::string>>();
+  for (const std::string& x : options.exports) {
+    if (x.empty() || x[0] == '=') {
+      return InvalidArgumentError("-x needs VAR or VAR=VALUE, got '" + x + "'");
+    }
+  }
+  if (vm.count("timeout")) {
+    COHORT_ASSIGN_OR_RETURN(options.timeout,
+                            ParseSeconds("--timeout", vm["timeout"].as<std::string>(), false));
+  }
+  if (vm.count("grace")) {
+    COHORT_ASSIGN_OR_RETURN(options.grace,
+                            ParseSeconds("--grace", vm["grace"].as<std::string>(), true));
+  }
+  if (vm.count("np")) {
+    const std::string text = vm["np"].as<std::string>();
+    char* end = nullptr;
+    long n = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || n < 1 || n > 1'000'000) {
+      return InvalidArgumentError("-np must be a positive integer, got '" + text + "'");
+    }
+    options.np = static_cast<int>(n);
+  }
+  if (options.help || options.print_config) return options;
+  if (options.np == 0) {
+    return InvalidArgumentError("-np N is required: how many ranks to start (see cohortrun --help)");
+  }
+  if (options.command.empty()) {
+    return InvalidArgumentError("no program given: cohortrun -np N program [args...]");
+  }
+  return options;
+}
+
+}  // namespace cohort::launcher

@@ -1,0 +1,34 @@
+// cohortrun's command line: what to run and how, parsed with Boost.Program_options. Everything
+// from the program name on belongs to the program, so its own options (even ones that look like
+// ours) pass through untouched.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "runtime/base/status.h"
+
+namespace cohort::launcher {
+
+struct LaunchOptions {
+  int np = 0;                                        // -np N: ranks to start
+  bool tag_output = false;                           // --tag-output: "[1,rank]<stdout>:" prefixes
+  std::optional<std::chrono::milliseconds> timeout;  // --timeout S: whole-job wall clock
+  std::chrono::milliseconds grace{10'000};           // --grace S: after a failure, before SIGTERM
+  std::vector<std::string> exports;                  // -x VAR or -x VAR=VAL, in order
+  bool print_config = false;                         // --print-config
+  bool help = false;                                 // -h, --help
+  std::vector<std::string> command;                  // program and its arguments
+};
+
+// Parses argv (argv[0] is cohortrun itself). Errors are InvalidArgument with a message fit for
+// the user ("-np must be a positive integer, got 'x'"). With --help or --print-config, -np and
+// the program are not required.
+Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv);
+
+// The usage text printed by --help and after option errors.
+std::string LaunchUsage();
+
+}  // namespace cohort::launcher

@@ -1,0 +1,157 @@
+// Process-level tests: the real cohortrun binary running /bin/sh scripts as ranks. Each test is
+// bounded to a few seconds (short --grace and --timeout values).
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#ifndef COHORTRUN_PATH
+#define COHORTRUN_PATH "cohortrun"
+#endif
+
+namespace {
+
+struct Outcome {
+  int exit_code = -1;
+  std::string out, err;
+  double seconds = 0;
+};
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+// Quotes for /bin/sh: 'it'\''s'.
+std::string Quote(const std::string& s) {
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// Runs `cohortrun <args> sh -c <script>` and captures its exit code, stdout and stderr.
+Outcome RunCohortrun(const std::string& args, const std::string& script) {
+  std::string base = ::testing::TempDir() + "cohortrun_test_" + std::to_string(getpid());
+  std::string cmd = std::string(COHORTRUN_PATH) + " " + args +
+                    (script.empty() ? "" : " sh -c " + Quote(script)) + " >" + base + ".out 2>" +
+                    base + ".err";
+  auto start = std::chrono::steady_clock::now();
+  int status = std::system(cmd.c_str());
+  Outcome o;
+  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  o.out = ReadFile(base + ".out");
+  o.err = ReadFile(base + ".err");
+  std::remove((base + ".out").c_str());
+  std::remove((base + ".err").c_str());
+  return o;
+}
+
+bool Has(const std::string& text, const std::string& part) {
+  return text.find(part) != std::string::npos;
+}
+
+TEST(Cohortrun, AllRanksSucceedWithPrefixedOutputAndEnvironment) {
+  Outcome o = RunCohortrun("-np 3",
+                  "echo rank=$COHORT_RANK size=$COHORT_WORLD_SIZE local=$COHORT_LOCAL_RANK/"
+                  "$COHORT_LOCAL_SIZE node=$COHORT_NODE_RANK store=$COHORT_STORE_ADDR; "
+                  "echo to-stderr >&2; printf no-newline");
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  for (int r = 0; r < 3; ++r) {
+    std::string p = "[" + std::to_string(r) + "] ";
+    std::string rs = std::to_string(r);
+    EXPECT_TRUE(Has(o.out, p + "rank=" + rs + " size=3 local=" + rs + "/3 node=0 store=127.0.0.1:"))
+        << o.out;
+    EXPECT_TRUE(Has(o.out, p + "no-newline\n")) << o.out;
+    EXPECT_TRUE(Has(o.err, p + "to-stderr\n")) << o.err;
+    EXPECT_FALSE(Has(o.out, p + "to-stderr")) << o.out;
+  }
+}
+
+TEST(Cohortrun, TagOutputAndExports) {
+  setenv("COHORTRUN_TEST_COPIED", "copied-value", 1);
+  Outcome o = RunCohortrun("-np 2 --tag-output -x FOO=bar -x COHORTRUN_TEST_COPIED",
+                  "echo $FOO $COHORTRUN_TEST_COPIED; echo e >&2");
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_TRUE(Has(o.out, "[1,0]<stdout>:bar copied-value\n")) << o.out;
+  EXPECT_TRUE(Has(o.out, "[1,1]<stdout>:bar copied-value\n")) << o.out;
+  EXPECT_TRUE(Has(o.err, "[1,1]<stderr>:e\n")) << o.err;
+  o = RunCohortrun("-np 1 -x COHORTRUN_TEST_NEVER_SET", "true");
+  EXPECT_NE(o.exit_code, 0);
+  EXPECT_TRUE(Has(o.err, "COHORTRUN_TEST_NEVER_SET is not set")) << o.err;
+}
+
+TEST(Cohortrun, SecretIsInTheEnvironmentButNotInArgv) {
+  Outcome o = RunCohortrun("-np 2",
+                  "[ ${#COHORT_JOB_SECRET} -ge 32 ] && echo have-secret; "
+                  "[ -n \"$COHORT_JOB_ID\" ] && echo have-job-id; "
+                  "if grep -q \"$COHORT_JOB_SECRET\" /proc/$$/cmdline /proc/$PPID/cmdline; "
+                  "then echo LEAK; else echo argv-clean; fi");
+  EXPECT_EQ(o.exit_code, 0) << o.err;
+  EXPECT_TRUE(Has(o.out, "[0] have-secret")) << o.out;
+  EXPECT_TRUE(Has(o.out, "[1] have-job-id")) << o.out;
+  EXPECT_TRUE(Has(o.out, "[1] argv-clean")) << o.out;
+  EXPECT_FALSE(Has(o.out, "LEAK")) << o.out;
+}
+
+TEST(Cohortrun, FailingRankStopsTheOthers) {
+  Outcome o = RunCohortrun("-np 3 --grace 1",
+                  "if [ $COHORT_RANK = 2 ]; then exit 3; fi; exec sleep 30");
+  EXPECT_EQ(o.exit_code, 3) << o.err;
+  EXPECT_TRUE(Has(o.err, "cohortrun: rank 2 (pid ")) << o.err;
+  EXPECT_TRUE(Has(o.err, ") exited with status 3; stopped the other ranks")) << o.err;
+  EXPECT_LT(o.seconds, 5.0);  // grace 1 s, then SIGTERM stops the sleepers
+}
+
+TEST(Cohortrun, KilledRankIsNamedWithItsSignal) {
+  Outcome o = RunCohortrun("-np 2 --grace 1",
+                  "if [ $COHORT_RANK = 1 ]; then kill -9 $$; fi; exec sleep 30");
+  EXPECT_EQ(o.exit_code, 128 + 9) << o.err;
+  EXPECT_TRUE(Has(o.err, "cohortrun: rank 1 (pid ")) << o.err;
+  EXPECT_TRUE(Has(o.err, "was killed by signal 9 (SIGKILL); stopped the other ranks")) << o.err;
+  EXPECT_LT(o.seconds, 5.0);
+}
+
+TEST(Cohortrun, RanksIgnoringSigtermAreKilled) {
+  Outcome o = RunCohortrun("-np 2 --grace 0",
+                  "trap '' TERM; if [ $COHORT_RANK = 0 ]; then sleep 0.3; exit 1; fi; sleep 30");
+  EXPECT_EQ(o.exit_code, 1) << o.err;
+  EXPECT_GT(o.seconds, 3.0);  // SIGTERM was ignored...
+  EXPECT_LT(o.seconds, 8.0);  // ...so SIGKILL came 3 s later
+}
+
+TEST(Cohortrun, TimeoutStopsTheJob) {
+  Outcome o = RunCohortrun("-np 2 --timeout 1", "exec sleep 30");
+  EXPECT_EQ(o.exit_code, 124) << o.err;
+  EXPECT_TRUE(Has(o.err, "cohortrun: job exceeded --timeout 1s; stopping all ranks")) << o.err;
+  EXPECT_LT(o.seconds, 5.0);
+}
+
+TEST(Cohortrun, MissingProgramIsAClearError) {
+  Outcome o = RunCohortrun("-np 2 cohort-no-such-program-xyz", "");
+  EXPECT_EQ(o.exit_code, 127);
+  EXPECT_TRUE(Has(o.err, "cannot start 'cohort-no-such-program-xyz': No such file or directory"))
+      << o.err;
+}
+
+TEST(Cohortrun, BadOptionsAndPrintConfig) {
+  Outcome o = RunCohortrun("-np x", "true");
+  EXPECT_EQ(o.exit_code, 2);
+  EXPECT_TRUE(Has(o.err, "-np must be a positive integer, got 'x'")) << o.err;
+  setenv("COHORT_JOB_SECRET", "do-not-print-me", 1);
+  o = RunCohortrun("--print-config -x COHORT_TIMEOUT=42s", "");
+  unsetenv("COHORT_JOB_SECRET");
+  EXPECT_EQ(o.exit_code, 0);
+  EXPECT_TRUE(Has(o.out, "COHORT_TIMEOUT")) << o.out;
+  EXPECT_TRUE(Has(o.out, "42s")) << o.out;
+  EXPECT_FALSE(Has(o.out, "do-not-print-me")) << o.out;
+}
+
+}  // namespace
