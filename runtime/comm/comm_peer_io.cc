@@ -1,0 +1,102 @@
+#include "runtime/comm/comm_peer_io.h"
+
+#include <cstdio>
+
+namespace cohort {
+
+namespace {
+constexpr auto kRemoteCheckEvery = std::chrono::milliseconds(500);
+}
+
+CommPeerIo::CommPeerIo(int rank, int size, const std::vector<std::unique_ptr<Link>>* links,
+                       const std::vector<std::string>* host_of_rank, WaitHooks hooks)
+    : rank_(rank), size_(size), host_of_rank_(host_of_rank) {
+  for (const auto& link : *links) links_.push_back(link.get());
+  hooks_.cancelled = hooks.cancelled;
+  hooks_.cancelled_status = std::move(hooks.cancelled_status);
+  if (hooks.on_stall) {
+    hooks_.on_stall = [this, check = std::move(hooks.on_stall)]() -> Status {
+      auto now = Clock::now();
+      if (now - last_remote_check_ < kRemoteCheckEvery) return Status::Ok();
+      last_remote_check_ = now;
+      return check();
+    };
+  }
+}
+
+void CommPeerIo::BeginOp(uint64_t tag, std::string description, std::chrono::milliseconds timeout) {
+  tag_ = tag;
+  description_ = std::move(description);
+  timeout_ = timeout;
+  deadline_ = Deadline::After(timeout);
+}
+
+std::string CommPeerIo::DescribePeer(int peer) const {
+  std::string out = "rank " + std::to_string(peer);
+  if (host_of_rank_ != nullptr && peer >= 0 && static_cast<size_t>(peer) < host_of_rank_->size()) {
+    out += " (" + (*host_of_rank_)[static_cast<size_t>(peer)] + ")";
+  }
+  return out;
+}
+
+Status CommPeerIo::Post(int peer, bool is_send, void* data, size_t bytes) {
+  if (peer < 0 || peer >= size_ || peer == rank_) {
+    return Fail(InternalError("the algorithm addressed invalid peer " + std::to_string(peer)));
+  }
+  Link* link = links_[static_cast<size_t>(peer)];
+  pending_.push_back(Pending{peer, is_send, bytes, Request{}});
+  Request* request = &pending_.back().request;
+  waiting_.push_back(request);
+  Status posted = is_send ? link->PostSend(tag_, data, bytes, request)
+                          : link->PostRecv(tag_, data, bytes, request);
+  return posted.ok() ? posted : Fail(posted);
+}
+
+Status CommPeerIo::Send(int peer, const void* data, size_t bytes) {
+  // The link only reads from a send buffer.
+  return Post(peer, true, const_cast<void*>(data), bytes);
+}
+
+Status CommPeerIo::Recv(int peer, void* data, size_t bytes) {
+  return Post(peer, false, data, bytes);
+}
+
+std::string CommPeerIo::DescribePending() const {
+  std::string out;
+  for (const Pending& p : pending_) {
+    if (p.request.done) continue;
+    if (!out.empty()) out += ", ";
+    out += DescribePeer(p.peer) + (p.is_send ? " [send of " : " [recv of ") +
+           std::to_string(p.bytes) + " bytes]";
+  }
+  return out.empty() ? "nothing" : out;
+}
+
+Status CommPeerIo::Fail(const Status& cause) const {
+  return Status(cause.code(), description_ + " failed on rank " + std::to_string(rank_) + ": " +
+                                  cause.message());
+}
+
+Status CommPeerIo::WaitAll() {
+  Status status = WaitForRequests(std::span<Link* const>(links_),
+                                  std::span<Request* const>(waiting_), deadline_, &hooks_);
+  if (status.code() == StatusCode::kDeadlineExceeded) {
+    char seconds[32];
+    std::snprintf(seconds, sizeof(seconds), "%.1f", static_cast<double>(timeout_.count()) / 1000);
+    status = DeadlineExceededError(
+        std::string("timed out after ") + seconds + " s (COHORT_TIMEOUT) still waiting for " +
+        DescribePending() + "; check that every rank calls the same collectives in the same "
+        "order and that those ranks are alive");
+  }
+  if (!status.ok()) {
+    // pending_ is kept: links may still point at its Requests. The communicator treats any
+    // failure as fatal and never progresses its links again, so nothing completes into freed
+    // memory.
+    return Fail(status);
+  }
+  pending_.clear();
+  waiting_.clear();
+  return Status::Ok();
+}
+
+}  // namespace cohort

@@ -1,0 +1,120 @@
+// The blocking forms of the collectives, and the ways to make a communicator: Create (explicit
+// identity and store) and FromEnvironment / init() (whatever launcher started this process).
+#include "runtime/comm/communicator.h"
+
+#include <unistd.h>
+
+#include <mutex>
+
+#include "runtime/base/logging.h"
+#include "runtime/comm/communicator_impl.h"
+#include "runtime/net/socket.h"
+#include "runtime/store/tcp_store.h"
+
+namespace cohort {
+
+void Communicator::allreduce(const BufferView& send, const BufferView& recv, ReduceOp op) {
+  allreduce_async(send, recv, op)->wait();
+}
+void Communicator::reduce_scatter(const BufferView& send, const BufferView& recv, ReduceOp op) {
+  reduce_scatter_async(send, recv, op)->wait();
+}
+void Communicator::allgather(const BufferView& send, const BufferView& recv) {
+  allgather_async(send, recv)->wait();
+}
+void Communicator::broadcast(const BufferView& send, const BufferView& recv, int root) {
+  broadcast_async(send, recv, root)->wait();
+}
+void Communicator::reduce(const BufferView& send, const BufferView& recv, ReduceOp op, int root) {
+  reduce_async(send, recv, op, root)->wait();
+}
+void Communicator::alltoall(const BufferView& send, const BufferView& recv) {
+  alltoall_async(send, recv)->wait();
+}
+void Communicator::barrier() { barrier_async()->wait(); }
+void Communicator::send(const BufferView& buffer, int peer) { send_async(buffer, peer)->wait(); }
+void Communicator::recv(const BufferView& buffer, int peer) { recv_async(buffer, peer)->wait(); }
+
+std::unique_ptr<Communicator> Communicator::Create(const Config& config, const Identity& identity,
+                                                   std::shared_ptr<Store> store,
+                                                   const std::string& name) {
+  return ValueOrThrow(CommunicatorImpl::Make(config, identity, std::move(store), name));
+}
+
+namespace {
+
+// Makes the job's store: in-process for a single rank, the launcher's (or rank 0's) TCP store
+// otherwise. `server` receives the store server when this rank hosts it.
+Result<std::shared_ptr<Store>> OpenStore(const Config& config, const Identity& identity,
+                                         std::shared_ptr<void>* server) {
+  if (identity.store_addr.empty()) {
+    if (identity.size == 1) return std::shared_ptr<Store>(std::make_shared<MemoryStore>());
+    return InvalidArgumentError(
+        "rank " + std::to_string(identity.rank) + " of " + std::to_string(identity.size) +
+        " (identity from " + identity.scheme + ") has no rendezvous store address: launch with "
+        "cohortrun, or set MASTER_ADDR and MASTER_PORT (torchrun style) or COHORT_STORE_ADDR");
+  }
+  if (config.secret.empty()) {
+    return InvalidArgumentError(
+        "COHORT_JOB_SECRET is not set on rank " + std::to_string(identity.rank) +
+        ": every connection to the store is authenticated; launch with cohortrun, or export "
+        "the same random secret (e.g. from `openssl rand -hex 32`) to every rank");
+  }
+  COHORT_ASSIGN_OR_RETURN(HostPort address, ParseHostPort(identity.store_addr));
+  if (identity.rank0_hosts_store && identity.rank == 0) {
+    TcpStoreServer::Options options;
+    options.port = address.port;
+    options.secret = config.secret;
+    COHORT_ASSIGN_OR_RETURN(std::unique_ptr<TcpStoreServer> started, TcpStoreServer::Start(options));
+    *server = std::shared_ptr<TcpStoreServer>(std::move(started));
+  }
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<TcpStoreClient> client,
+                          TcpStoreClient::Connect(address, config.secret, config.connect_timeout));
+  return std::shared_ptr<Store>(std::move(client));
+}
+
+}  // namespace
+
+std::unique_ptr<Communicator> Communicator::FromEnvironment() {
+  EnvMap env = ProcessEnvironment();
+  std::vector<std::string> warnings;
+  Config config = ValueOrThrow(ParseConfig(env, &warnings));
+  SetLogLevel(config.log_level);
+  Identity identity = ValueOrThrow(DetectIdentity(env));
+  SetLogRank(identity.rank);
+  for (const std::string& warning : warnings) COHORT_LOG(kWarn) << warning;
+  if (config.job_id.empty()) {
+    // Outside cohortrun: name shm segments after the store's port, unique among live jobs.
+    config.job_id = identity.store_addr.empty() ? "single" + std::to_string(::getpid())
+                                                : "p" + identity.store_addr.substr(
+                                                            identity.store_addr.rfind(':') + 1);
+  }
+  std::shared_ptr<void> server;
+  std::shared_ptr<Store> store = ValueOrThrow(OpenStore(config, identity, &server));
+  auto comm = ValueOrThrow(CommunicatorImpl::Make(config, identity, store, "world"));
+  if (server) comm->KeepAlive(server);
+  return comm;
+}
+
+namespace {
+std::mutex g_default_mutex;
+std::unique_ptr<Communicator> g_default;
+}  // namespace
+
+Communicator& init() {
+  std::lock_guard lock(g_default_mutex);
+  if (!g_default) g_default = Communicator::FromEnvironment();
+  return *g_default;
+}
+
+void shutdown() {
+  std::lock_guard lock(g_default_mutex);
+  g_default.reset();
+}
+
+bool is_initialized() {
+  std::lock_guard lock(g_default_mutex);
+  return g_default != nullptr;
+}
+
+}  // namespace cohort

@@ -1,0 +1,334 @@
+#include "runtime/comm/communicator_impl.h"
+
+#include <algorithm>
+#include <bit>
+
+#include "collectives/selector.h"
+#include "runtime/base/logging.h"
+#include "runtime/base/tag.h"
+#include "runtime/comm/validate.h"
+#include "runtime/transport/connect.h"
+
+namespace cohort {
+
+CommunicatorImpl::CommunicatorImpl(const Config& config, const Identity& identity,
+                                   std::shared_ptr<Store> root_store, std::string name)
+    : config_(config), rank_(identity.rank), size_(identity.size), name_(std::move(name)),
+      root_store_(std::move(root_store)),
+      store_(std::make_shared<PrefixStore>("comm/" + name_, root_store_)),
+      sends_to_(static_cast<size_t>(identity.size), 0),
+      recvs_from_(static_cast<size_t>(identity.size), 0) {
+  workspace_.chunk_bytes = config_.chunk_bytes;
+}
+
+Result<std::unique_ptr<CommunicatorImpl>> CommunicatorImpl::Make(const Config& config,
+                                                                 const Identity& identity,
+                                                                 std::shared_ptr<Store> root_store,
+                                                                 const std::string& name) {
+  if (identity.size < 1 || identity.rank < 0 || identity.rank >= identity.size) {
+    return InvalidArgumentError("invalid identity: rank " + std::to_string(identity.rank) +
+                                " of " + std::to_string(identity.size));
+  }
+  std::unique_ptr<CommunicatorImpl> comm(
+      new CommunicatorImpl(config, identity, std::move(root_store), name));
+  COHORT_RETURN_IF_ERROR(comm->Connect());
+  return comm;
+}
+
+Status CommunicatorImpl::Connect() {
+  COHORT_ASSIGN_OR_RETURN(topo_, ExchangeTopology(*store_, rank_, size_, config_.connect_timeout));
+  LinkSetup setup;
+  setup.rank = rank_;
+  setup.size = size_;
+  setup.node_of_rank = topo_.node_of_rank;
+  setup.host_of_rank = topo_.host_of_rank;
+  setup.store = store_;
+  setup.comm_name = name_;
+  setup.config = config_;
+  COHORT_ASSIGN_OR_RETURN(links_, ConnectLinks(setup));
+
+  WaitHooks hooks;
+  hooks.cancelled = &aborted_;
+  hooks.cancelled_status = [this] { return AbortStatus(); };
+  hooks.on_stall = [this] { return RemoteAbortStatus(); };
+  peer_io_ = std::make_unique<CommPeerIo>(rank_, size_, &links_, &topo_.host_of_rank,
+                                          std::move(hooks));
+  COHORT_LOG(kInfo) << "communicator '" << name_ << "': rank " << rank_ << " of " << size_
+                    << ", local rank " << topo_.local_rank << " of " << topo_.local_size
+                    << " on " << topo_.host_of_rank[static_cast<size_t>(rank_)] << " (node "
+                    << topo_.node_rank << " of " << topo_.num_nodes << ")";
+  progress_thread_ = std::thread([this] { ProgressLoop(); });
+  return Status::Ok();
+}
+
+CommunicatorImpl::~CommunicatorImpl() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+    // Work still queued at destruction will never be matched by a live communicator.
+    if (!queue_.empty()) aborted_.store(true);
+  }
+  queue_cv_.notify_all();
+  if (progress_thread_.joinable()) progress_thread_.join();
+}
+
+int CommunicatorImpl::node_of(int rank) const {
+  if (rank < 0 || rank >= size_) return -1;
+  return topo_.node_of_rank[static_cast<size_t>(rank)];
+}
+
+const std::string& CommunicatorImpl::host_of(int rank) const {
+  static const std::string kUnknown = "?";
+  if (rank < 0 || rank >= size_) return kUnknown;
+  return topo_.host_of_rank[static_cast<size_t>(rank)];
+}
+
+std::string CommunicatorImpl::transport_to(int peer) const {
+  if (peer == rank_) return "self";
+  if (peer < 0 || peer >= size_ || !links_[static_cast<size_t>(peer)]) return "none";
+  return std::string(links_[static_cast<size_t>(peer)]->kind());
+}
+
+std::string CommunicatorImpl::last_algorithm() const {
+  std::lock_guard lock(status_mutex_);
+  return last_algorithm_;
+}
+
+// ---- enqueueing ----
+
+WorkPtr CommunicatorImpl::FailedWork(std::string description, Status status) {
+  auto work = std::make_shared<Work>(std::move(description));
+  work->Complete(std::move(status));
+  return work;
+}
+
+WorkPtr CommunicatorImpl::EnqueueCollective(CollectiveKind kind, const BufferView& send,
+                                            const BufferView& recv, ReduceOp op, int root) {
+  Op entry;
+  if (kind == CollectiveKind::kBarrier) {
+    entry.args.kind = kind;
+  } else {
+    Result<CollectiveArgs> args = ValidateCollective({kind, rank_, size_}, send, recv, op, root);
+    if (!args.ok()) return FailedWork(std::string(CollectiveName(kind)), args.status());
+    entry.args = *args;
+  }
+  entry.type = Op::Type::kCollective;
+  return Enqueue(std::move(entry));
+}
+
+WorkPtr CommunicatorImpl::EnqueuePointToPoint(Op::Type type, const BufferView& buffer, int peer) {
+  CollectiveKind kind = CollectiveKind::kSendRecv;
+  Status valid = ValidatePointToPoint({kind, rank_, size_}, buffer, peer);
+  if (!valid.ok()) return FailedWork(type == Op::Type::kSend ? "send" : "recv", valid);
+  Op entry;
+  entry.type = type;
+  entry.peer = peer;
+  entry.data = buffer.data;
+  entry.bytes = buffer.bytes();
+  entry.args.dtype = buffer.dtype;
+  entry.args.count = buffer.count;
+  return Enqueue(std::move(entry));
+}
+
+WorkPtr CommunicatorImpl::Enqueue(Op op) {
+  {
+    std::lock_guard lock(mutex_);
+    const std::string dtype(DataTypeName(op.args.dtype));
+    const std::string bytes = std::to_string(op.args.count * op.args.element_bytes());
+    if (op.type == Op::Type::kCollective) {
+      uint64_t sequence = next_sequence_++;
+      op.tag = MakeTag(op.args.kind, sequence);
+      op.description = std::string(CollectiveName(op.args.kind)) + " #" +
+                       std::to_string(sequence) + " (";
+      if (op.args.kind == CollectiveKind::kBarrier) {
+        op.description += "no data)";
+      } else {
+        op.description += std::to_string(op.args.count) + " x " + dtype + " = " + bytes + " bytes";
+        bool reduces = op.args.kind == CollectiveKind::kAllreduce ||
+                       op.args.kind == CollectiveKind::kReduce ||
+                       op.args.kind == CollectiveKind::kReduceScatter;
+        if (reduces) op.description += ", " + std::string(ReduceOpName(op.args.op));
+        if (op.args.kind == CollectiveKind::kBroadcast || op.args.kind == CollectiveKind::kReduce) {
+          op.description += ", root " + std::to_string(op.args.root);
+        }
+        op.description += ")";
+      }
+    } else {
+      bool sending = op.type == Op::Type::kSend;
+      auto& counter = sending ? sends_to_[static_cast<size_t>(op.peer)]
+                              : recvs_from_[static_cast<size_t>(op.peer)];
+      op.tag = MakeTag(CollectiveKind::kSendRecv, ++counter);
+      op.description = std::string(sending ? "send #" : "recv #") + std::to_string(counter) +
+                       (sending ? " to rank " : " from rank ") + std::to_string(op.peer) + " (" +
+                       std::to_string(op.bytes) + " bytes)";
+    }
+    op.work = std::make_shared<Work>(op.description);
+    op.history = history_.Begin(op.description);
+    WorkPtr work = op.work;
+    queue_.push_back(std::move(op));
+    queue_cv_.notify_one();
+    return work;
+  }
+}
+
+// ---- the progress thread ----
+
+void CommunicatorImpl::ProgressLoop() {
+  SetLogRank(rank_);
+  while (true) {
+    Op op;
+    {
+      std::unique_lock lock(mutex_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;
+      op = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    Status status = AbortStatus();
+    if (status.ok()) {
+      history_.SetState(op.history, OpHistory::State::kRunning);
+      status = Run(op);
+      if (!status.ok()) {
+        if (status.code() == StatusCode::kDeadlineExceeded) {
+          status = Status(status.code(), status.message() + "\n" + history_.Describe());
+        }
+        PublishFailure(status);
+      }
+    }
+    history_.SetState(op.history, status.ok() ? OpHistory::State::kDone : OpHistory::State::kFailed);
+    op.work->Complete(std::move(status));
+  }
+}
+
+Status CommunicatorImpl::Run(Op& op) {
+  peer_io_->BeginOp(op.tag, op.description, config_.timeout);
+  switch (op.type) {
+    case Op::Type::kSend:
+      COHORT_RETURN_IF_ERROR(peer_io_->Send(op.peer, op.data, op.bytes));
+      return peer_io_->WaitAll();
+    case Op::Type::kRecv:
+      COHORT_RETURN_IF_ERROR(peer_io_->Recv(op.peer, op.data, op.bytes));
+      return peer_io_->WaitAll();
+    case Op::Type::kCollective:
+      break;
+  }
+  std::string algorithm;
+  Status status = RunCollective(*peer_io_, op.args, workspace_, config_.algorithm, &algorithm);
+  LogAlgorithmChoice(op, algorithm);
+  return status;
+}
+
+void CommunicatorImpl::LogAlgorithmChoice(const Op& op, const std::string& algorithm) {
+  {
+    std::lock_guard lock(status_mutex_);
+    last_algorithm_ = algorithm;
+  }
+  if (!LogEnabled(LogLevel::kInfo)) return;
+  size_t bytes = op.args.count * op.args.element_bytes();
+  auto key = std::make_pair(static_cast<int>(op.args.kind),
+                            bytes == 0 ? -1 : static_cast<int>(std::bit_width(bytes)));
+  if (!logged_choices_.insert(key).second) return;
+  COHORT_LOG(kInfo) << "communicator '" << name_ << "': " << CollectiveName(op.args.kind)
+                    << " of " << bytes << " bytes uses algorithm " << algorithm;
+}
+
+Status CommunicatorImpl::AbortStatus() {
+  std::lock_guard lock(status_mutex_);
+  return failure_;
+}
+
+void CommunicatorImpl::PublishFailure(const Status& status) {
+  {
+    std::lock_guard lock(status_mutex_);
+    if (failure_.ok()) failure_ = status;
+  }
+  aborted_.store(true);
+  // Tell the other ranks; the first report wins, the launcher may overwrite it with the exit
+  // status of a dead rank, which is the most precise cause.
+  std::string report = "rank " + std::to_string(rank_) + " (" +
+                       topo_.host_of_rank[static_cast<size_t>(rank_)] + ") failed: " +
+                       status.message();
+  if (report.size() > 4096) report.resize(4096);
+  auto ignored = root_store_->CompareSet(kAbortKey, Bytes{}, ToBytes(report));
+  (void)ignored;
+}
+
+Status CommunicatorImpl::RemoteAbortStatus() {
+  Result<bool> present = root_store_->Check(kAbortKey);
+  if (!present.ok()) return present.status().WithContext("lost the rendezvous store: ");
+  if (!*present) return Status::Ok();
+  Result<Bytes> reason = root_store_->Get(kAbortKey, std::chrono::milliseconds(1000));
+  std::string text = reason.ok() ? ToString(*reason) : "another rank failed";
+  return AbortedError("the job is stopping because " + text);
+}
+
+void CommunicatorImpl::abort(const std::string& reason) {
+  {
+    std::lock_guard lock(status_mutex_);
+    if (failure_.ok()) failure_ = AbortedError("communicator aborted on rank " +
+                                              std::to_string(rank_) + ": " + reason);
+  }
+  aborted_.store(true);
+}
+
+// ---- public async entry points ----
+
+WorkPtr CommunicatorImpl::allreduce_async(const BufferView& send, const BufferView& recv,
+                                          ReduceOp op) {
+  return EnqueueCollective(CollectiveKind::kAllreduce, send, recv, op, 0);
+}
+WorkPtr CommunicatorImpl::reduce_scatter_async(const BufferView& send, const BufferView& recv,
+                                               ReduceOp op) {
+  return EnqueueCollective(CollectiveKind::kReduceScatter, send, recv, op, 0);
+}
+WorkPtr CommunicatorImpl::allgather_async(const BufferView& send, const BufferView& recv) {
+  return EnqueueCollective(CollectiveKind::kAllgather, send, recv, ReduceOp::kSum, 0);
+}
+WorkPtr CommunicatorImpl::broadcast_async(const BufferView& send, const BufferView& recv,
+                                          int root) {
+  return EnqueueCollective(CollectiveKind::kBroadcast, send, recv, ReduceOp::kSum, root);
+}
+WorkPtr CommunicatorImpl::reduce_async(const BufferView& send, const BufferView& recv,
+                                       ReduceOp op, int root) {
+  return EnqueueCollective(CollectiveKind::kReduce, send, recv, op, root);
+}
+WorkPtr CommunicatorImpl::alltoall_async(const BufferView& send, const BufferView& recv) {
+  return EnqueueCollective(CollectiveKind::kAlltoall, send, recv, ReduceOp::kSum, 0);
+}
+WorkPtr CommunicatorImpl::barrier_async() {
+  return EnqueueCollective(CollectiveKind::kBarrier, {}, {}, ReduceOp::kSum, 0);
+}
+WorkPtr CommunicatorImpl::send_async(const BufferView& buffer, int peer) {
+  return EnqueuePointToPoint(Op::Type::kSend, buffer, peer);
+}
+WorkPtr CommunicatorImpl::recv_async(const BufferView& buffer, int peer) {
+  return EnqueuePointToPoint(Op::Type::kRecv, buffer, peer);
+}
+
+// ---- split ----
+
+std::unique_ptr<Communicator> CommunicatorImpl::split(int color, int key) {
+  // Everyone learns everyone's (color, key) through an allgather on this communicator.
+  std::vector<int64_t> mine = {color, key};
+  std::vector<int64_t> all(2 * static_cast<size_t>(size_));
+  allgather({mine.data(), 2, DataType::kI64}, {all.data(), all.size(), DataType::kI64});
+  int split_index = ++splits_;
+  if (color < 0) return nullptr;
+
+  std::vector<std::pair<int64_t, int>> members;  // (key, old rank) of my color
+  for (int r = 0; r < size_; ++r) {
+    if (all[2 * static_cast<size_t>(r)] == color) members.emplace_back(all[2 * static_cast<size_t>(r) + 1], r);
+  }
+  std::sort(members.begin(), members.end());
+  Identity child;
+  child.size = static_cast<int>(members.size());
+  for (size_t i = 0; i < members.size(); ++i) {
+    if (members[i].second == rank_) child.rank = static_cast<int>(i);
+  }
+  child.scheme = "split";
+  std::string child_name = name_ + ".split" + std::to_string(split_index) + ".c" +
+                           std::to_string(color);
+  return ValueOrThrow(Make(config_, child, root_store_, child_name));
+}
+
+}  // namespace cohort

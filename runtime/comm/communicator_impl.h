@@ -1,0 +1,129 @@
+// CommunicatorImpl: the communicator behind the public API. Calls are queued in call order and
+// run one at a time on this communicator's progress thread, which drives the links; so async
+// work advances while the caller computes, and every rank runs collectives in the same order.
+// Any failure breaks the communicator: it is published to the other ranks (store key
+// "cohort/abort", first writer wins) and every pending and later call fails with it.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "collectives/collective_args.h"
+#include "runtime/comm/comm_peer_io.h"
+#include "runtime/comm/communicator.h"
+#include "runtime/comm/op_history.h"
+#include "runtime/comm/topology.h"
+#include "runtime/transport/link.h"
+
+namespace cohort {
+
+// The job-wide key through which a failing rank or the launcher stops everyone.
+inline constexpr char kAbortKey[] = "cohort/abort";
+
+class CommunicatorImpl final : public Communicator {
+ public:
+  static Result<std::unique_ptr<CommunicatorImpl>> Make(const Config& config,
+                                                        const Identity& identity,
+                                                        std::shared_ptr<Store> root_store,
+                                                        const std::string& name);
+  ~CommunicatorImpl() override;
+
+  int rank() const override { return rank_; }
+  int size() const override { return size_; }
+  int local_rank() const override { return topo_.local_rank; }
+  int local_size() const override { return topo_.local_size; }
+  int node_rank() const override { return topo_.node_rank; }
+  int node_of(int rank) const override;
+  int num_nodes() const override { return topo_.num_nodes; }
+  const std::string& host_of(int rank) const override;
+  std::string transport_to(int peer) const override;
+  const Config& config() const override { return config_; }
+
+  WorkPtr allreduce_async(const BufferView& send, const BufferView& recv, ReduceOp op) override;
+  WorkPtr reduce_scatter_async(const BufferView& send, const BufferView& recv,
+                               ReduceOp op) override;
+  WorkPtr allgather_async(const BufferView& send, const BufferView& recv) override;
+  WorkPtr broadcast_async(const BufferView& send, const BufferView& recv, int root) override;
+  WorkPtr reduce_async(const BufferView& send, const BufferView& recv, ReduceOp op,
+                       int root) override;
+  WorkPtr alltoall_async(const BufferView& send, const BufferView& recv) override;
+  WorkPtr barrier_async() override;
+  WorkPtr send_async(const BufferView& buffer, int peer) override;
+  WorkPtr recv_async(const BufferView& buffer, int peer) override;
+
+  std::unique_ptr<Communicator> split(int color, int key) override;
+  void abort(const std::string& reason) override;
+  std::string last_algorithm() const override;
+
+  // Keeps an object (e.g. the store server hosted by rank 0) alive as long as this communicator.
+  void KeepAlive(std::shared_ptr<void> object) { keep_alive_.push_back(std::move(object)); }
+
+ private:
+  struct Op {
+    enum class Type { kCollective, kSend, kRecv } type = Type::kCollective;
+    CollectiveArgs args;
+    int peer = -1;
+    void* data = nullptr;
+    size_t bytes = 0;
+    uint64_t tag = 0;
+    std::string description;
+    size_t history = 0;
+    WorkPtr work;
+  };
+
+  CommunicatorImpl(const Config& config, const Identity& identity,
+                   std::shared_ptr<Store> root_store, std::string name);
+  Status Connect();
+
+  WorkPtr EnqueueCollective(CollectiveKind kind, const BufferView& send, const BufferView& recv,
+                            ReduceOp op, int root);
+  WorkPtr EnqueuePointToPoint(Op::Type type, const BufferView& buffer, int peer);
+  WorkPtr Enqueue(Op op);
+  static WorkPtr FailedWork(std::string description, Status status);
+
+  void ProgressLoop();
+  Status Run(Op& op);
+  void LogAlgorithmChoice(const Op& op, const std::string& algorithm);
+  void PublishFailure(const Status& status);
+  Status RemoteAbortStatus();
+  Status AbortStatus();
+
+  Config config_;
+  int rank_;
+  int size_;
+  std::string name_;
+  std::shared_ptr<Store> root_store_;
+  std::shared_ptr<Store> store_;  // this communicator's namespace in root_store_
+  Topology topo_;
+  std::vector<std::unique_ptr<Link>> links_;
+  std::unique_ptr<CommPeerIo> peer_io_;
+  Workspace workspace_;
+  OpHistory history_;
+  std::vector<std::shared_ptr<void>> keep_alive_;
+
+  // Queue shared with the progress thread.
+  std::mutex mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<Op> queue_;
+  bool stopping_ = false;
+  uint64_t next_sequence_ = 1;               // collectives, in call order
+  std::vector<uint64_t> sends_to_, recvs_from_;  // point-to-point counters per peer
+  int splits_ = 0;
+
+  std::atomic<bool> aborted_{false};
+  mutable std::mutex status_mutex_;
+  Status failure_;  // first failure or abort reason; broken once set
+  std::string last_algorithm_;
+  std::set<std::pair<int, int>> logged_choices_;  // (kind, log2 bytes) said at INFO
+
+  std::thread progress_thread_;
+};
+
+}  // namespace cohort

@@ -1,0 +1,35 @@
+// OpHistory: a small ring of this communicator's recent operations (what, sequence, bytes, peers,
+// state), printed when a wait times out so the user sees where each rank stopped.
+#pragma once
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+namespace cohort {
+
+class OpHistory {
+ public:
+  enum class State { kQueued, kRunning, kDone, kFailed };
+
+  // Records a new operation; returns its slot handle for later updates.
+  size_t Begin(const std::string& description);
+  void SetState(size_t handle, State state);
+  // "recent operations (oldest first): allreduce #3 ... done; allreduce #4 ... running".
+  std::string Describe() const;
+
+ private:
+  static constexpr size_t kCapacity = 16;
+  struct Entry {
+    uint64_t id = 0;
+    std::string description;
+    State state = State::kQueued;
+  };
+  mutable std::mutex mutex_;
+  std::array<Entry, kCapacity> entries_;
+  uint64_t next_id_ = 1;
+};
+
+}  // namespace cohort

@@ -1,0 +1,152 @@
+#include "runtime/comm/validate.h"
+
+#include <string>
+
+namespace cohort {
+
+namespace {
+
+std::string Where(const CallShape& shape) {
+  return std::string(CollectiveName(shape.kind)) + " on rank " + std::to_string(shape.rank) + ": ";
+}
+
+Status CheckBuffer(const CallShape& shape, const BufferView& buffer, const char* role) {
+  if (!buffer.device.is_cpu()) {
+    return UnimplementedError(Where(shape) + role + " buffer is on " + buffer.device.ToString() +
+                              ", but this build of cohort moves CPU buffers only; copy the data "
+                              "to host memory or use a build with CUDA support");
+  }
+  if (buffer.data == nullptr && buffer.count > 0) {
+    return InvalidArgumentError(Where(shape) + role + " buffer is null but count is " +
+                                std::to_string(buffer.count));
+  }
+  return Status::Ok();
+}
+
+Status CheckCount(const CallShape& shape, const char* what, size_t got, size_t expected,
+                  const char* rule) {
+  if (got == expected) return Status::Ok();
+  return InvalidArgumentError(Where(shape) + what + " has " + std::to_string(got) +
+                              " elements but " + std::to_string(expected) + " are needed (" +
+                              rule + ")");
+}
+
+bool Overlap(const BufferView& a, const BufferView& b) {
+  if (a.data == nullptr || b.data == nullptr || a.count == 0 || b.count == 0) return false;
+  auto a0 = reinterpret_cast<uintptr_t>(a.data), a1 = a0 + a.bytes();
+  auto b0 = reinterpret_cast<uintptr_t>(b.data), b1 = b0 + b.bytes();
+  return a0 < b1 && b0 < a1;
+}
+
+// In-place is allowed only exactly as NCCL defines it for each collective.
+bool ExactInPlace(const CallShape& shape, const BufferView& send, const BufferView& recv) {
+  auto s = static_cast<const char*>(send.data);
+  auto r = static_cast<const char*>(recv.data);
+  switch (shape.kind) {
+    case CollectiveKind::kReduceScatter:
+      return r == s + static_cast<size_t>(shape.rank) * recv.bytes();
+    case CollectiveKind::kAllgather:
+      return s == r + static_cast<size_t>(shape.rank) * send.bytes();
+    default:
+      return s == r;
+  }
+}
+
+}  // namespace
+
+Result<CollectiveArgs> ValidateCollective(const CallShape& shape, const BufferView& send,
+                                          const BufferView& recv, ReduceOp op, int root) {
+  const size_t n = static_cast<size_t>(shape.size);
+  const bool is_root = shape.rank == root;
+  const bool uses_root = shape.kind == CollectiveKind::kBroadcast ||
+                         shape.kind == CollectiveKind::kReduce;
+  if (uses_root && (root < 0 || root >= shape.size)) {
+    return InvalidArgumentError(Where(shape) + "root " + std::to_string(root) +
+                                " is out of range for a communicator of " +
+                                std::to_string(shape.size) + " ranks");
+  }
+  // Which buffers this rank really uses.
+  const bool uses_send = !(shape.kind == CollectiveKind::kBroadcast && !is_root);
+  const bool uses_recv = !(shape.kind == CollectiveKind::kReduce && !is_root);
+  if (uses_send) COHORT_RETURN_IF_ERROR(CheckBuffer(shape, send, "send"));
+  if (uses_recv) COHORT_RETURN_IF_ERROR(CheckBuffer(shape, recv, "recv"));
+  if (uses_send && uses_recv && send.dtype != recv.dtype) {
+    return InvalidArgumentError(Where(shape) + "send dtype " +
+                                std::string(DataTypeName(send.dtype)) + " differs from recv dtype " +
+                                std::string(DataTypeName(recv.dtype)));
+  }
+  const bool reduces = shape.kind == CollectiveKind::kAllreduce ||
+                       shape.kind == CollectiveKind::kReduceScatter ||
+                       shape.kind == CollectiveKind::kReduce;
+  const DataType dtype = uses_send ? send.dtype : recv.dtype;
+  if (reduces) {
+    Status supported = CheckOpSupported(op, dtype);
+    if (!supported.ok()) return InvalidArgumentError(Where(shape) + supported.message());
+  }
+
+  CollectiveArgs args;
+  args.kind = shape.kind;
+  args.send = send.data;
+  args.recv = recv.data;
+  args.dtype = dtype;
+  args.op = op;
+  args.root = root;
+  switch (shape.kind) {
+    case CollectiveKind::kAllreduce:
+      COHORT_RETURN_IF_ERROR(CheckCount(shape, "recv", recv.count, send.count, "same as send"));
+      args.count = send.count;
+      break;
+    case CollectiveKind::kBroadcast:
+      if (is_root) {
+        COHORT_RETURN_IF_ERROR(CheckCount(shape, "recv", recv.count, send.count, "same as send"));
+      }
+      args.count = recv.count;
+      if (!is_root) args.send = recv.data;
+      break;
+    case CollectiveKind::kReduce:
+      if (is_root) {
+        COHORT_RETURN_IF_ERROR(CheckCount(shape, "recv", recv.count, send.count, "same as send"));
+      }
+      args.count = send.count;
+      break;
+    case CollectiveKind::kReduceScatter:
+      COHORT_RETURN_IF_ERROR(
+          CheckCount(shape, "send", send.count, recv.count * n, "world size x recv count"));
+      args.count = recv.count;
+      break;
+    case CollectiveKind::kAllgather:
+      COHORT_RETURN_IF_ERROR(
+          CheckCount(shape, "recv", recv.count, send.count * n, "world size x send count"));
+      args.count = send.count;
+      break;
+    case CollectiveKind::kAlltoall:
+      COHORT_RETURN_IF_ERROR(CheckCount(shape, "recv", recv.count, send.count, "same as send"));
+      if (send.count % n != 0) {
+        return InvalidArgumentError(Where(shape) + "send count " + std::to_string(send.count) +
+                                    " is not divisible by the world size " +
+                                    std::to_string(n) + "; alltoall sends count/size to each rank");
+      }
+      args.count = send.count / n;
+      break;
+    default:
+      return InternalError(Where(shape) + "not a collective with buffers");
+  }
+  if (uses_send && uses_recv && Overlap(send, recv) && !ExactInPlace(shape, send, recv)) {
+    return InvalidArgumentError(Where(shape) +
+                                "send and recv buffers overlap but are not the in-place layout "
+                                "(see collectives/collective_args.h); use separate buffers");
+  }
+  return args;
+}
+
+Status ValidatePointToPoint(const CallShape& shape, const BufferView& buffer, int peer) {
+  COHORT_RETURN_IF_ERROR(CheckBuffer(shape, buffer, "message"));
+  if (peer < 0 || peer >= shape.size || peer == shape.rank) {
+    return InvalidArgumentError(Where(shape) + "peer " + std::to_string(peer) +
+                                " is invalid: it must be another rank in [0, " +
+                                std::to_string(shape.size) + ")");
+  }
+  return Status::Ok();
+}
+
+}  // namespace cohort

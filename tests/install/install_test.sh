@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs cohort from the build tree into a temporary prefix, builds an outside project with
+# find_package(cohort) against it, and runs that program alone and under the installed cohortrun.
+set -euo pipefail
+build_dir=$1
+source_dir=$(cd "$(dirname "$0")" && pwd)
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cmake --install "$build_dir" --prefix "$work/prefix" > "$work/install.log"
+test -x "$work/prefix/bin/cohortrun"
+test -x "$work/prefix/bin/cohort-bench"
+test -f "$work/prefix/include/cohort/cohort.h"
+cmake -S "$source_dir/consumer" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" \
+  > "$work/configure.log"
+cmake --build "$work/build" > "$work/build.log"
+export LD_LIBRARY_PATH="$work/prefix/lib:${LD_LIBRARY_PATH:-}"
+"$work/build/consumer"
+"$work/prefix/bin/cohortrun" -np 2 --timeout 60 "$work/build/consumer"
+echo "install_test: installed package builds and runs"
