@@ -31,6 +31,7 @@ void FloatToBFloat16(uint16_t* dst, const float* src, size_t count);
 // Which implementation the dispatcher chose: "avx512", "avx2" or "portable".
 std::string_view ActiveIsa();
 // Forces an implementation (tests compare each against the reference); false if the CPU lacks it.
+// "auto" returns to the dispatcher's own choice.
 bool ForceIsa(std::string_view isa);
 
 }  // namespace cohort::kernels
