@@ -36,4 +36,24 @@ Status AuthenticateAsServer(int fd, std::string_view secret, std::string_view pu
 Status AuthenticateAsClient(int fd, std::string_view secret, std::string_view purpose,
                             Deadline deadline, const std::string& what);
 
+// The handshake's wire pieces, for servers that run it inside their own poll loop
+// (TcpStoreServer) instead of blocking in AuthenticateAsServer.
+namespace detail {
+inline constexpr size_t kAuthNonceBytes = 32;
+inline constexpr size_t kAuthHelloBytes = 8 + kAuthNonceBytes;          // magic, server nonce
+inline constexpr size_t kAuthResponseBytes = kAuthNonceBytes + 32;      // client nonce, proof
+inline constexpr uint8_t kAuthAccepted = 'Y';  // followed by the server's 32-byte proof
+inline constexpr uint8_t kAuthRefused = 'N';   // alone; the server then closes
+
+using AuthHello = std::array<uint8_t, kAuthHelloBytes>;
+using AuthNonce = std::array<uint8_t, kAuthNonceBytes>;
+
+AuthHello MakeAuthHello(const AuthNonce& server_nonce);
+// Checks the client's response to `server_nonce`. On success returns the bytes the server sends
+// back (kAuthAccepted and its proof); on failure, kUnauthenticated (send kAuthRefused).
+Result<std::array<uint8_t, 33>> CheckAuthResponse(std::string_view secret, std::string_view purpose,
+                                                  const AuthNonce& server_nonce,
+                                                  const uint8_t* response);
+}  // namespace detail
+
 }  // namespace cohort
