@@ -2,12 +2,15 @@
 
 #include <algorithm>
 #include <bit>
+#include <optional>
+#include <span>
 
 #include "collectives/selector.h"
 #include "runtime/base/logging.h"
 #include "runtime/base/tag.h"
 #include "runtime/comm/validate.h"
 #include "runtime/transport/connect.h"
+#include "runtime/transport/link_waiter.h"
 
 namespace cohort {
 
@@ -53,6 +56,7 @@ Status CommunicatorImpl::Connect() {
   hooks.on_stall = [this] { return RemoteAbortStatus(); };
   peer_io_ = std::make_unique<CommPeerIo>(rank_, size_, &links_, &topo_.host_of_rank,
                                           std::move(hooks));
+  for (const auto& link : links_) raw_links_.push_back(link.get());
   COHORT_LOG(kInfo) << "communicator '" << name_ << "': rank " << rank_ << " of " << size_
                     << ", local rank " << topo_.local_rank << " of " << topo_.local_size
                     << " on " << topo_.host_of_rank[static_cast<size_t>(rank_)] << " (node "
@@ -166,6 +170,7 @@ WorkPtr CommunicatorImpl::Enqueue(Op op) {
     op.history = history_.Begin(op.description);
     WorkPtr work = op.work;
     queue_.push_back(std::move(op));
+    wake_.store(true);
     queue_cv_.notify_one();
     return work;
   }
@@ -176,27 +181,131 @@ WorkPtr CommunicatorImpl::Enqueue(Op op) {
 void CommunicatorImpl::ProgressLoop() {
   SetLogRank(rank_);
   while (true) {
-    Op op;
+    std::optional<Op> next;
+    bool stop = false;
     {
       std::unique_lock lock(mutex_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;
-      op = std::move(queue_.front());
-      queue_.pop_front();
-    }
-    Status status = AbortStatus();
-    if (status.ok()) {
-      history_.SetState(op.history, OpHistory::State::kRunning);
-      status = Run(op);
-      if (!status.ok()) {
-        if (status.code() == StatusCode::kDeadlineExceeded) {
-          status = Status(status.code(), status.message() + "\n" + history_.Describe());
-        }
-        PublishFailure(status);
+      if (in_flight_.empty()) {
+        queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      }
+      wake_.store(false);
+      if (!queue_.empty()) {
+        next = std::move(queue_.front());
+        queue_.pop_front();
+      } else {
+        stop = stopping_;
       }
     }
-    history_.SetState(op.history, status.ok() ? OpHistory::State::kDone : OpHistory::State::kFailed);
+    if (next) {
+      Execute(*next);
+    } else if (stop) {
+      FailInFlight(AbortedError("the communicator was destroyed on rank " +
+                                std::to_string(rank_) + " while this message was pending"));
+      return;
+    } else {
+      PumpPointToPoint();
+    }
+    ReapPointToPoint();
+    if (!in_flight_.empty() && !AbortStatus().ok()) FailInFlight(AbortStatus());
+  }
+}
+
+void CommunicatorImpl::Finish(const WorkPtr& work, size_t history, Status status) {
+  if (!status.ok()) {
+    if (status.code() == StatusCode::kDeadlineExceeded) {
+      status = Status(status.code(), status.message() + "\n" + history_.Describe());
+    }
+    PublishFailure(status);
+  }
+  history_.SetState(history, status.ok() ? OpHistory::State::kDone : OpHistory::State::kFailed);
+  work->Complete(std::move(status));
+}
+
+void CommunicatorImpl::Execute(Op& op) {
+  Status status = AbortStatus();
+  if (!status.ok()) {
+    history_.SetState(op.history, OpHistory::State::kFailed);
     op.work->Complete(std::move(status));
+    return;
+  }
+  history_.SetState(op.history, OpHistory::State::kRunning);
+  if (op.type == Op::Type::kCollective) {
+    Finish(op.work, op.history, Run(op));
+    return;
+  }
+  in_flight_.push_back(InFlight{Request{}, op.work, op.history, op.description,
+                                Deadline::After(config_.timeout)});
+  InFlight& entry = in_flight_.back();
+  Link* link = links_[static_cast<size_t>(op.peer)].get();
+  Status posted = op.type == Op::Type::kSend
+                      ? link->PostSend(op.tag, op.data, op.bytes, &entry.request)
+                      : link->PostRecv(op.tag, op.data, op.bytes, &entry.request);
+  if (!posted.ok() && !entry.request.done) {
+    entry.request.done = true;
+    entry.request.status = posted;
+  }
+}
+
+void CommunicatorImpl::ReapPointToPoint() {
+  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
+    if (!it->request.done) {
+      ++it;
+      continue;
+    }
+    Status status = it->request.status;
+    if (!status.ok()) {
+      status = Status(status.code(), it->description + " failed on rank " +
+                                         std::to_string(rank_) + ": " + status.message());
+    }
+    Finish(it->work, it->history, std::move(status));
+    it = in_flight_.erase(it);
+  }
+}
+
+void CommunicatorImpl::FailInFlight(const Status& status) {
+  for (InFlight& entry : in_flight_) {
+    Finish(entry.work, entry.history,
+           Status(status.code(), entry.description + " failed on rank " +
+                                     std::to_string(rank_) + ": " + status.message()));
+    abandoned_.push_back(std::move(entry));
+  }
+  in_flight_.clear();
+}
+
+void CommunicatorImpl::PumpPointToPoint() {
+  in_flight_requests_.clear();
+  Deadline earliest = Deadline::Never();
+  for (InFlight& entry : in_flight_) {
+    in_flight_requests_.push_back(&entry.request);
+    earliest = earliest.Earlier(entry.deadline);
+  }
+  WaitHooks hooks;
+  hooks.cancelled = &wake_;
+  hooks.cancelled_status = [] { return Status::Ok(); };
+  hooks.until_any_done = true;
+  hooks.on_stall = [this]() -> Status {
+    auto now = Clock::now();
+    if (now - last_remote_check_ < std::chrono::milliseconds(500)) return Status::Ok();
+    last_remote_check_ = now;
+    return RemoteAbortStatus();
+  };
+  // Slices of 250 ms let the waiter's stalled checks (peer alive, remote abort) run.
+  Deadline slice = earliest.Earlier(Deadline::After(std::chrono::milliseconds(250)));
+  Status status = WaitForRequests(std::span<Link* const>(raw_links_),
+                                  std::span<Request* const>(in_flight_requests_), slice, &hooks);
+  if (status.code() == StatusCode::kDeadlineExceeded) {
+    if (!earliest.expired()) return;
+    for (InFlight& entry : in_flight_) {
+      if (entry.request.done || !entry.deadline.expired()) continue;
+      status = DeadlineExceededError("timed out after " +
+                                     std::to_string(config_.timeout.count() / 1000) +
+                                     " s (COHORT_TIMEOUT); the peer never matched it");
+      break;
+    }
+  }
+  if (!status.ok()) {
+    PublishFailure(status);
+    FailInFlight(status);
   }
 }
 
@@ -269,6 +378,8 @@ void CommunicatorImpl::abort(const std::string& reason) {
                                               std::to_string(rank_) + ": " + reason);
   }
   aborted_.store(true);
+  wake_.store(true);
+  queue_cv_.notify_all();
 }
 
 // ---- public async entry points ----

@@ -88,8 +88,25 @@ class CommunicatorImpl final : public Communicator {
   WorkPtr Enqueue(Op op);
   static WorkPtr FailedWork(std::string description, Status status);
 
+  // A posted point-to-point message: it stays in flight while later operations run (like
+  // MPI's irecv), and its Work completes when the link completes the request.
+  struct InFlight {
+    Request request;
+    WorkPtr work;
+    size_t history = 0;
+    std::string description;
+    Deadline deadline = Deadline::Never();
+  };
+
   void ProgressLoop();
+  void Execute(Op& op);
   Status Run(Op& op);
+  void Finish(const WorkPtr& work, size_t history, Status status);
+  // Drives the links until a point-to-point request completes, a new call arrives, or a slice
+  // of time passes; fails in-flight messages whose deadline passed.
+  void PumpPointToPoint();
+  void ReapPointToPoint();
+  void FailInFlight(const Status& status);
   void LogAlgorithmChoice(const Op& op, const std::string& algorithm);
   void PublishFailure(const Status& status);
   Status RemoteAbortStatus();
@@ -122,6 +139,15 @@ class CommunicatorImpl final : public Communicator {
   Status failure_;  // first failure or abort reason; broken once set
   std::string last_algorithm_;
   std::set<std::pair<int, int>> logged_choices_;  // (kind, log2 bytes) said at INFO
+
+  // Progress-thread state for point-to-point messages.
+  std::deque<InFlight> in_flight_;
+  std::deque<InFlight> abandoned_;  // failed: links may still point at their Requests
+  std::vector<Link*> raw_links_;
+  std::vector<Request*> in_flight_requests_;
+  Clock::time_point last_remote_check_{};
+  // Set whenever a call is queued or abort() runs, so a point-to-point wait returns at once.
+  std::atomic<bool> wake_{false};
 
   std::thread progress_thread_;
 };

@@ -63,14 +63,17 @@ Status WaitForRequests(std::span<Link* const> links, std::span<Request* const> r
       progressed = progressed || *moved;
     }
     bool all_done = true;
+    bool any_done = false;
     for (Request* request : requests) {
       if (!request->done) {
         all_done = false;
       } else if (!request->status.ok()) {
         return request->status;
+      } else {
+        any_done = true;
       }
     }
-    if (all_done) return Status::Ok();
+    if (all_done || (any_done && hooks != nullptr && hooks->until_any_done)) return Status::Ok();
     if (hooks != nullptr && hooks->cancelled != nullptr &&
         hooks->cancelled->load(std::memory_order_relaxed)) {
       return hooks->cancelled_status();

@@ -29,6 +29,8 @@ struct WaitHooks {
   const std::atomic<bool>* cancelled = nullptr;
   std::function<Status()> cancelled_status;
   std::function<Status()> on_stall;
+  // Return Ok as soon as any one request is done (the caller then sees which).
+  bool until_any_done = false;
 };
 
 // Returns Ok when every request is done and succeeded; the first failed request's (or broken

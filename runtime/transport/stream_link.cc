@@ -74,7 +74,7 @@ Result<bool> StreamLink::Progress() {
 }
 
 bool StreamLink::wants_read() const {
-  return !broken_ && !(in_header_got_ == kHeaderBytes && in_header_.magic == detail::kFrameMagic &&
+  return !broken_ && peer_closed_.ok() && !(in_header_got_ == kHeaderBytes && in_header_.magic == detail::kFrameMagic &&
                        recvs_.empty());
 }
 
@@ -132,8 +132,19 @@ Result<bool> StreamLink::ProgressRecvs() {
       if (!recvs_.empty() && recvs_.front().bytes > 0) {
         iov[count++] = {recvs_.front().data, recvs_.front().bytes};
       }
+      if (!peer_closed_.ok()) {
+        if (recvs_.empty()) return progressed;
+        return Break(peer_closed_);
+      }
       Result<size_t> got = stream_->TryReadv(iov, count);
-      if (!got.ok()) return Break(StreamError(got.status()));
+      if (!got.ok()) {
+        if (got.status().code() == StatusCode::kUnavailable && in_header_got_ == 0 &&
+            recvs_.empty()) {
+          peer_closed_ = StreamError(got.status());
+          return progressed;
+        }
+        return Break(StreamError(got.status()));
+      }
       if (*got == 0) return progressed;
       progressed = true;
       size_t to_header = std::min(*got, kHeaderBytes - in_header_got_);

@@ -168,6 +168,9 @@ class StreamLink final : public Link {
 
   bool broken_ = false;
   Status error_;
+  // The peer closed its end while nothing was expected from it: normal at teardown. It becomes
+  // an error only if this side then waits for something from that peer.
+  Status peer_closed_;
 };
 
 }  // namespace cohort
