@@ -32,6 +32,8 @@ Result<std::unique_ptr<CommunicatorImpl>> CommunicatorImpl::Make(const Config& c
     return InvalidArgumentError("invalid identity: rank " + std::to_string(identity.rank) +
                                 " of " + std::to_string(identity.size));
   }
+  Status algorithm = CheckAlgorithmName(config.algorithm);
+  if (!algorithm.ok()) return algorithm.WithContext("COHORT_ALGO: ");
   std::unique_ptr<CommunicatorImpl> comm(
       new CommunicatorImpl(config, identity, std::move(root_store), name));
   COHORT_RETURN_IF_ERROR(comm->Connect());

@@ -1,0 +1,90 @@
+// FakeWorld: N ranks as threads over in-memory mailboxes, for cheap many-rank collective tests.
+//
+// One mailbox (mutex + condvar + FIFO of byte vectors) per directed pair. Send copies the bytes
+// when posted (a real transport may read them any time before WaitAll returns); WaitAll checks
+// that the buffer still holds them (an algorithm that writes a send buffer in flight fails), then
+// delivers this rank's sends and completes its receives in posting order, waiting up to 20 s
+// each. A receive whose matched message has a different byte count fails the whole world loudly
+// (every rank's pending wait returns an error), as a real transport would.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "collectives/peer_io.h"
+
+namespace cohort::testing {
+
+class FakeWorld;
+
+class FakePeerIo : public PeerIo {
+ public:
+  FakePeerIo(FakeWorld* world, int rank) : world_(world), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override;
+  Status Send(int peer, const void* data, size_t bytes) override;
+  Status Recv(int peer, void* data, size_t bytes) override;
+  Status WaitAll() override;
+
+  size_t pending() const { return sends_.size() + recvs_.size(); }
+  size_t max_outstanding() const { return max_outstanding_; }
+  size_t messages_sent() const { return messages_sent_; }
+  void ResetStats() { max_outstanding_ = 0; messages_sent_ = 0; }
+
+ private:
+  struct Post {
+    int peer;
+    const void* send;
+    void* recv;
+    size_t bytes;
+    std::vector<std::byte> message;  // sends: the bytes as posted
+  };
+  Status CheckPeer(int peer, const char* what) const;
+  void NoteOutstanding();
+
+  FakeWorld* world_;
+  int rank_;
+  std::vector<Post> sends_;
+  std::vector<Post> recvs_;
+  size_t max_outstanding_ = 0;
+  size_t messages_sent_ = 0;
+};
+
+class FakeWorld {
+ public:
+  explicit FakeWorld(int size);
+  int size() const { return size_; }
+  FakePeerIo& io(int rank) { return *ios_[rank]; }
+
+  // Runs fn(rank) on size() threads and returns each rank's Status.
+  std::vector<Status> Run(const std::function<Status(int rank)>& fn);
+
+  // Messages delivered but never received, over all pairs (0 after a well-formed collective).
+  size_t Undelivered();
+  // Fails every pending and future wait (called when a rank detects a mismatch).
+  void Abort(const std::string& why);
+
+ private:
+  friend class FakePeerIo;
+  struct Mailbox {
+    std::mutex mutex;
+    std::condition_variable ready;
+    std::deque<std::vector<std::byte>> messages;
+  };
+  Mailbox& box(int from, int to) { return *boxes_[static_cast<size_t>(from * size_ + to)]; }
+  bool aborted();
+
+  int size_;
+  std::vector<std::unique_ptr<FakePeerIo>> ios_;
+  std::vector<std::unique_ptr<Mailbox>> boxes_;
+  std::mutex abort_mutex_;
+  std::string abort_reason_;
+};
+
+}  // namespace cohort::testing
