@@ -9,15 +9,6 @@ namespace {
 
 const char* Bytes(const void* p) { return static_cast<const char*>(p); }
 
-bool UsesOp(CollectiveKind kind) {
-  return kind == CollectiveKind::kAllreduce || kind == CollectiveKind::kReduceScatter ||
-         kind == CollectiveKind::kReduce;
-}
-
-bool HasRoot(CollectiveKind kind) {
-  return kind == CollectiveKind::kBroadcast || kind == CollectiveKind::kReduce;
-}
-
 std::string Describe(const CollectiveArgs& args, int rank) {
   return std::string(CollectiveName(args.kind)) + " on rank " + std::to_string(rank) +
          " (count " + std::to_string(args.count) + ", dtype " +
@@ -75,7 +66,7 @@ Status ValidateArgs(const PeerIo& io, const CollectiveArgs& args, CollectiveKind
     return InvalidArgumentError(std::string(algorithm) + ": rank " + std::to_string(rank) +
                                 " is not in a world of size " + std::to_string(size));
   }
-  if (UsesOp(args.kind)) COHORT_RETURN_IF_ERROR(CheckOpSupported(args.op, args.dtype));
+  if (IsReduction(args.kind)) COHORT_RETURN_IF_ERROR(CheckOpSupported(args.op, args.dtype));
   if (HasRoot(args.kind) && (args.root < 0 || args.root >= size)) {
     return InvalidArgumentError(Describe(args, rank) + ": root " + std::to_string(args.root) +
                                 " is out of range [0, " + std::to_string(size) + ")");

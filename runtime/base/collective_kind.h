@@ -33,4 +33,13 @@ constexpr std::string_view CollectiveName(CollectiveKind kind) {
   return "?";
 }
 
+constexpr bool IsReduction(CollectiveKind kind) {
+  return kind == CollectiveKind::kAllreduce || kind == CollectiveKind::kReduceScatter ||
+         kind == CollectiveKind::kReduce;
+}
+
+constexpr bool HasRoot(CollectiveKind kind) {
+  return kind == CollectiveKind::kBroadcast || kind == CollectiveKind::kReduce;
+}
+
 }  // namespace cohort

@@ -8,6 +8,7 @@
 #include "collectives/selector.h"
 #include "runtime/base/logging.h"
 #include "runtime/base/tag.h"
+#include "runtime/comm/fingerprint.h"
 #include "runtime/comm/validate.h"
 #include "runtime/transport/connect.h"
 #include "runtime/transport/link_waiter.h"
@@ -143,18 +144,22 @@ WorkPtr CommunicatorImpl::Enqueue(Op op) {
     const std::string bytes = std::to_string(op.args.count * op.args.element_bytes());
     if (op.type == Op::Type::kCollective) {
       uint64_t sequence = next_sequence_++;
-      op.tag = MakeTag(op.args.kind, sequence);
+      op.sequence = sequence;
+      if (op.args.kind == CollectiveKind::kBarrier) {
+        op.tag = MakeTag(op.args.kind, sequence);
+      } else if (IsReduction(op.args.kind)) {
+        op.tag = MakeTag(op.args.kind, sequence, op.args.dtype, op.args.op);
+      } else {
+        op.tag = MakeTag(op.args.kind, sequence, op.args.dtype);
+      }
       op.description = std::string(CollectiveName(op.args.kind)) + " #" +
                        std::to_string(sequence) + " (";
       if (op.args.kind == CollectiveKind::kBarrier) {
         op.description += "no data)";
       } else {
         op.description += std::to_string(op.args.count) + " x " + dtype + " = " + bytes + " bytes";
-        bool reduces = op.args.kind == CollectiveKind::kAllreduce ||
-                       op.args.kind == CollectiveKind::kReduce ||
-                       op.args.kind == CollectiveKind::kReduceScatter;
-        if (reduces) op.description += ", " + std::string(ReduceOpName(op.args.op));
-        if (op.args.kind == CollectiveKind::kBroadcast || op.args.kind == CollectiveKind::kReduce) {
+        if (IsReduction(op.args.kind)) op.description += ", " + std::string(ReduceOpName(op.args.op));
+        if (HasRoot(op.args.kind)) {
           op.description += ", root " + std::to_string(op.args.root);
         }
         op.description += ")";
@@ -212,7 +217,24 @@ void CommunicatorImpl::ProgressLoop() {
   }
 }
 
+Status CommunicatorImpl::ExplainPeerLoss(const Status& status) {
+  // The rank that went away usually published why (a mismatch it saw), or the launcher did
+  // (how it died) a moment after its connections closed: wait briefly for that cause.
+  auto give_up = Clock::now() + std::chrono::seconds(2);
+  while (true) {
+    Status cause = RemoteAbortStatus();
+    if (cause.code() == StatusCode::kAborted) {
+      return Status(status.code(), status.message() + "\n  cause: " + cause.message());
+    }
+    if (!cause.ok() || Clock::now() >= give_up) return status;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  }
+}
+
 void CommunicatorImpl::Finish(const WorkPtr& work, size_t history, Status status) {
+  if (status.code() == StatusCode::kUnavailable && AbortStatus().ok()) {
+    status = ExplainPeerLoss(status);
+  }
   if (!status.ok()) {
     if (status.code() == StatusCode::kDeadlineExceeded) {
       status = Status(status.code(), status.message() + "\n" + history_.Describe());
@@ -248,85 +270,28 @@ void CommunicatorImpl::Execute(Op& op) {
   }
 }
 
-void CommunicatorImpl::ReapPointToPoint() {
-  for (auto it = in_flight_.begin(); it != in_flight_.end();) {
-    if (!it->request.done) {
-      ++it;
-      continue;
-    }
-    Status status = it->request.status;
-    if (!status.ok()) {
-      status = Status(status.code(), it->description + " failed on rank " +
-                                         std::to_string(rank_) + ": " + status.message());
-    }
-    Finish(it->work, it->history, std::move(status));
-    it = in_flight_.erase(it);
-  }
-}
-
-void CommunicatorImpl::FailInFlight(const Status& status) {
-  for (InFlight& entry : in_flight_) {
-    Finish(entry.work, entry.history,
-           Status(status.code(), entry.description + " failed on rank " +
-                                     std::to_string(rank_) + ": " + status.message()));
-    abandoned_.push_back(std::move(entry));
-  }
-  in_flight_.clear();
-}
-
-void CommunicatorImpl::PumpPointToPoint() {
-  in_flight_requests_.clear();
-  Deadline earliest = Deadline::Never();
-  for (InFlight& entry : in_flight_) {
-    in_flight_requests_.push_back(&entry.request);
-    earliest = earliest.Earlier(entry.deadline);
-  }
-  WaitHooks hooks;
-  hooks.cancelled = &wake_;
-  hooks.cancelled_status = [] { return Status::Ok(); };
-  hooks.until_any_done = true;
-  hooks.on_stall = [this]() -> Status {
-    auto now = Clock::now();
-    if (now - last_remote_check_ < std::chrono::milliseconds(500)) return Status::Ok();
-    last_remote_check_ = now;
-    return RemoteAbortStatus();
-  };
-  // Slices of 250 ms let the waiter's stalled checks (peer alive, remote abort) run.
-  Deadline slice = earliest.Earlier(Deadline::After(std::chrono::milliseconds(250)));
-  Status status = WaitForRequests(std::span<Link* const>(raw_links_),
-                                  std::span<Request* const>(in_flight_requests_), slice, &hooks);
-  if (status.code() == StatusCode::kDeadlineExceeded) {
-    if (!earliest.expired()) return;
-    for (InFlight& entry : in_flight_) {
-      if (entry.request.done || !entry.deadline.expired()) continue;
-      status = DeadlineExceededError("timed out after " +
-                                     std::to_string(config_.timeout.count() / 1000) +
-                                     " s (COHORT_TIMEOUT); the peer never matched it");
-      break;
-    }
-  }
-  if (!status.ok()) {
-    PublishFailure(status);
-    FailInFlight(status);
-  }
-}
-
 Status CommunicatorImpl::Run(Op& op) {
+  if (config_.check_fingerprints) COHORT_RETURN_IF_ERROR(CheckFingerprints(op));
   peer_io_->BeginOp(op.tag, op.description, config_.timeout);
-  switch (op.type) {
-    case Op::Type::kSend:
-      COHORT_RETURN_IF_ERROR(peer_io_->Send(op.peer, op.data, op.bytes));
-      return peer_io_->WaitAll();
-    case Op::Type::kRecv:
-      COHORT_RETURN_IF_ERROR(peer_io_->Recv(op.peer, op.data, op.bytes));
-      return peer_io_->WaitAll();
-    case Op::Type::kCollective:
-      break;
-  }
   std::string algorithm;
   Status status = RunCollective(*peer_io_, op.args, workspace_, config_.algorithm, &algorithm);
   LogAlgorithmChoice(op, algorithm);
   return status;
+}
+
+Status CommunicatorImpl::CheckFingerprints(const Op& op) {
+  Fingerprint mine = MakeFingerprint(op.sequence, op.args);
+  fingerprints_.resize(static_cast<size_t>(size_));
+  CollectiveArgs exchange;
+  exchange.kind = CollectiveKind::kAllgather;
+  exchange.dtype = DataType::kU8;
+  exchange.count = sizeof(Fingerprint);
+  exchange.send = &mine;
+  exchange.recv = fingerprints_.data();
+  peer_io_->BeginOp(MakeTag(CollectiveKind::kInternal, op.sequence),
+                    "fingerprint check before " + op.description, config_.timeout);
+  COHORT_RETURN_IF_ERROR(RunCollective(*peer_io_, exchange, workspace_, "auto", nullptr));
+  return CompareFingerprints(fingerprints_);
 }
 
 void CommunicatorImpl::LogAlgorithmChoice(const Op& op, const std::string& algorithm) {

@@ -17,6 +17,7 @@
 
 #include "collectives/collective_args.h"
 #include "runtime/comm/comm_peer_io.h"
+#include "runtime/comm/fingerprint.h"
 #include "runtime/comm/communicator.h"
 #include "runtime/comm/op_history.h"
 #include "runtime/comm/topology.h"
@@ -73,6 +74,7 @@ class CommunicatorImpl final : public Communicator {
     void* data = nullptr;
     size_t bytes = 0;
     uint64_t tag = 0;
+    uint64_t sequence = 0;  // collectives only
     std::string description;
     size_t history = 0;
     WorkPtr work;
@@ -101,7 +103,12 @@ class CommunicatorImpl final : public Communicator {
   void ProgressLoop();
   void Execute(Op& op);
   Status Run(Op& op);
+  // COHORT_DEBUG=DETAIL: all ranks exchange (sequence, collective, dtype, op, count, root) before
+  // the collective and fail alike, naming two ranks and both their calls, if any differ.
+  Status CheckFingerprints(const Op& op);
   void Finish(const WorkPtr& work, size_t history, Status status);
+  // Adds the cause another rank or the launcher published to a "peer lost" error.
+  Status ExplainPeerLoss(const Status& status);
   // Drives the links until a point-to-point request completes, a new call arrives, or a slice
   // of time passes; fails in-flight messages whose deadline passed.
   void PumpPointToPoint();
@@ -145,6 +152,7 @@ class CommunicatorImpl final : public Communicator {
   std::deque<InFlight> abandoned_;  // failed: links may still point at their Requests
   std::vector<Link*> raw_links_;
   std::vector<Request*> in_flight_requests_;
+  std::vector<Fingerprint> fingerprints_;  // COHORT_DEBUG=DETAIL exchange, one per rank
   Clock::time_point last_remote_check_{};
   // Set whenever a call is queued or abort() runs, so a point-to-point wait returns at once.
   std::atomic<bool> wake_{false};

@@ -58,9 +58,7 @@ Result<CollectiveArgs> ValidateCollective(const CallShape& shape, const BufferVi
                                           const BufferView& recv, ReduceOp op, int root) {
   const size_t n = static_cast<size_t>(shape.size);
   const bool is_root = shape.rank == root;
-  const bool uses_root = shape.kind == CollectiveKind::kBroadcast ||
-                         shape.kind == CollectiveKind::kReduce;
-  if (uses_root && (root < 0 || root >= shape.size)) {
+  if (HasRoot(shape.kind) && (root < 0 || root >= shape.size)) {
     return InvalidArgumentError(Where(shape) + "root " + std::to_string(root) +
                                 " is out of range for a communicator of " +
                                 std::to_string(shape.size) + " ranks");
@@ -75,11 +73,8 @@ Result<CollectiveArgs> ValidateCollective(const CallShape& shape, const BufferVi
                                 std::string(DataTypeName(send.dtype)) + " differs from recv dtype " +
                                 std::string(DataTypeName(recv.dtype)));
   }
-  const bool reduces = shape.kind == CollectiveKind::kAllreduce ||
-                       shape.kind == CollectiveKind::kReduceScatter ||
-                       shape.kind == CollectiveKind::kReduce;
   const DataType dtype = uses_send ? send.dtype : recv.dtype;
-  if (reduces) {
+  if (IsReduction(shape.kind)) {
     Status supported = CheckOpSupported(op, dtype);
     if (!supported.ok()) return InvalidArgumentError(Where(shape) + supported.message());
   }

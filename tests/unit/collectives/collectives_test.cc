@@ -60,7 +60,7 @@ void RunMatrix(CollectiveKind kind, bool reduces, int min_size = 1, int max_size
               Case c{kind, size, dtype, op, count, in_place, (size > 1 ? size - 1 : 0)};
               // Small chunks exercise pipelining at count 1000; large ones keep 65539 quick.
               c.chunk_bytes = count == kLargeCount ? (64u << 10) + 8 : 1000;
-              if (kind == CollectiveKind::kBroadcast || kind == CollectiveKind::kReduce) {
+              if (HasRoot(kind)) {
                 c.root = static_cast<int>(count % static_cast<size_t>(size));
               }
               CollectiveArgs probe{kind, nullptr, nullptr, count, dtype, op, c.root};

@@ -4,8 +4,10 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <functional>
 #include <numeric>
 
+#include "runtime/base/deadline.h"
 #include "tests/unit/comm/thread_ranks.h"
 
 namespace cohort {
@@ -147,6 +149,57 @@ TEST(Communicator, MismatchedCountsAcrossRanksFailOnBothSides) {
   for (auto& t : threads) t.join();
   for (int r = 0; r < 2; ++r) {
     EXPECT_NE(errors[r].find("allreduce #1"), std::string::npos) << "rank " << r << ": " << errors[r];
+  }
+}
+
+// Runs `body(rank, comm)` on two thread ranks and returns what each rank's call threw.
+std::vector<std::string> ErrorsOfTwoRanks(const Config& config,
+                                          const std::function<void(int, Communicator&)>& body) {
+  auto store = std::make_shared<MemoryStore>();
+  std::vector<std::string> errors(2);
+  std::vector<std::thread> threads;
+  for (int r = 0; r < 2; ++r) {
+    threads.emplace_back([&, r] {
+      Identity id;
+      id.rank = r;
+      id.size = 2;
+      auto comm = Communicator::Create(config, id, store);
+      try {
+        body(r, *comm);
+      } catch (const Error& e) {
+        errors[r] = e.what();
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  return errors;
+}
+
+TEST(Communicator, DtypeMismatchOfEqualSizeIsCaughtWithoutDebugMode) {
+  auto errors = ErrorsOfTwoRanks(TestConfig(TransportChoice::kShm, UniqueJobId()),
+                                 [](int r, Communicator& comm) {
+    std::vector<int32_t> data(64, 1);
+    comm.allreduce({data.data(), data.size(), r == 0 ? DataType::kF32 : DataType::kI32},
+                   ReduceOp::kSum);
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_NE(errors[r].find("allreduce #1 (f32, sum)"), std::string::npos) << errors[r];
+    EXPECT_NE(errors[r].find("allreduce #1 (i32, sum)"), std::string::npos) << errors[r];
+  }
+}
+
+TEST(Communicator, DetailModeReportsRootMismatchWithBothCalls) {
+  Config config = TestConfig(TransportChoice::kTcp, UniqueJobId());
+  config.check_fingerprints = true;
+  auto errors = ErrorsOfTwoRanks(config, [](int r, Communicator& comm) {
+    std::vector<float> data(10, 1.0f);
+    comm.broadcast({data.data(), data.size(), DataType::kF32}, r);  // each rank names itself root
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_NE(errors[r].find("rank 0 called broadcast #1 (10 x f32, root 0) but rank 1 called "
+                             "broadcast #1 (10 x f32, root 1)"),
+              std::string::npos)
+        << errors[r];
   }
 }
 

@@ -1,0 +1,33 @@
+// Collective fingerprints for COHORT_DEBUG=DETAIL: what each rank believes the next collective
+// is. Exchanged before the collective itself, so ranks that disagree fail alike with a message
+// that names two ranks and both their calls, instead of hanging or exchanging wrong bytes.
+#pragma once
+
+#include <cstdint>
+#include <span>
+#include <string>
+
+#include "collectives/collective_args.h"
+#include "runtime/base/status.h"
+
+namespace cohort {
+
+struct Fingerprint {
+  uint64_t sequence = 0;
+  uint64_t count = 0;
+  int32_t root = -1;  // -1 where the collective has no root
+  uint8_t kind = 0;
+  uint8_t dtype = 0;
+  uint8_t op = 0;     // 0xff where the collective does not reduce
+  uint8_t reserved = 0;
+};
+static_assert(sizeof(Fingerprint) == 24, "fingerprints cross the wire as raw bytes");
+
+Fingerprint MakeFingerprint(uint64_t sequence, const CollectiveArgs& args);
+// "allreduce #5 (1000 x f32, sum)".
+std::string DescribeFingerprint(const Fingerprint& fingerprint);
+// Ok when every rank's fingerprint equals rank 0's; otherwise an InvalidArgumentError naming
+// rank 0 and the first rank that differs, with both calls.
+Status CompareFingerprints(std::span<const Fingerprint> all_ranks);
+
+}  // namespace cohort
