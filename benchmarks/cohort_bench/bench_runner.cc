@@ -1,0 +1,211 @@
+// The measuring loop of cohort-bench (see bench_runner.h).
+#include "benchmarks/cohort_bench/bench_runner.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <map>
+
+#include "benchmarks/cohort_bench/expected.h"
+#include "runtime/base/errors.h"
+
+namespace cohort::bench {
+
+// Page-aligned memory, touched once at allocation so that first-touch page faults never land in
+// a timed iteration.
+struct BenchRunner::Buffer {
+  explicit Buffer(size_t bytes) : size(std::max<size_t>((bytes + 4095) / 4096 * 4096, 4096)) {
+    data = static_cast<char*>(std::aligned_alloc(4096, size));
+    if (data == nullptr) {
+      throw InvalidArgument(StatusCode::kInvalidArgument,
+                            "cannot allocate " + std::to_string(size) + " bytes for buffers");
+    }
+    std::memset(data, 0, size);
+  }
+  ~Buffer() { std::free(data); }
+  char* data = nullptr;
+  size_t size = 0;
+};
+
+BenchRunner::BenchRunner(Communicator& comm, BenchOptions options, std::string command_line)
+    : comm_(comm), options_(std::move(options)), command_line_(std::move(command_line)) {}
+
+BenchRunner::~BenchRunner() = default;
+
+std::string BenchRunner::RankLine() const {
+  std::map<std::string, int> peers_by_transport;
+  for (int peer = 0; peer < comm_.size(); ++peer) {
+    if (peer != comm_.rank()) ++peers_by_transport[comm_.transport_to(peer)];
+  }
+  std::string line = "Pid " + std::to_string(getpid()) + " on " + comm_.host_of(comm_.rank()) +
+                     " node " + std::to_string(comm_.node_rank()) + " peers:";
+  if (peers_by_transport.empty()) line += " none";
+  for (const auto& [transport, n] : peers_by_transport) {
+    line += " " + transport + " " + std::to_string(n);
+  }
+  return line;
+}
+
+void BenchRunner::Call(const BufferView& send, const BufferView& recv, ReduceOp op) {
+  const int root = options_.root;
+  switch (options_.collective) {
+    case CollectiveKind::kAllreduce: comm_.allreduce(send, recv, op); break;
+    case CollectiveKind::kReduceScatter: comm_.reduce_scatter(send, recv, op); break;
+    case CollectiveKind::kAllgather: comm_.allgather(send, recv); break;
+    case CollectiveKind::kBroadcast: comm_.broadcast(send, recv, root); break;
+    case CollectiveKind::kReduce: comm_.reduce(send, recv, op, root); break;
+    case CollectiveKind::kAlltoall: comm_.alltoall(send, recv); break;
+    default: break;
+  }
+}
+
+namespace {
+
+// The send and receive views of one call, out of place or in place (nccl-tests' offsets).
+struct CallViews {
+  BufferView send, recv;
+};
+
+CallViews ViewsFor(const BufferLayout& layout, DataType dtype, bool in_place, int rank,
+                   char* send_base, char* recv_base) {
+  const size_t element = DataTypeSize(dtype);
+  const auto r = static_cast<size_t>(rank);
+  char* send = in_place ? recv_base + r * layout.send_inplace_offset * element : send_base;
+  char* recv = in_place ? recv_base + r * layout.recv_inplace_offset * element : recv_base;
+  return {{send, layout.send_count, dtype}, {recv, layout.recv_count, dtype}};
+}
+
+uint64_t CaseSeed(size_t bytes, DataType dtype, ReduceOp op, bool in_place) {
+  uint64_t seed = MixSeed(0xc0407bec, bytes);
+  seed = MixSeed(seed, static_cast<uint64_t>(dtype) << 8 | static_cast<uint64_t>(op));
+  return MixSeed(seed, in_place);
+}
+
+}  // namespace
+
+long long BenchRunner::CheckOnce(const BufferLayout& layout, DataType dtype, ReduceOp op,
+                                 bool in_place) {
+  CheckCase c{options_.collective, dtype, op, options_.root, comm_.rank(), comm_.size(),
+              layout.count, CaseSeed(layout.bytes, dtype, op, in_place)};
+  const CallViews v = ViewsFor(layout, dtype, in_place, comm_.rank(), send_->data, recv_->data);
+  // Unwritten output shows up as the sentinel; in place, the input is then written over it.
+  FillSentinel(recv_->data, std::max(layout.send_count, layout.recv_count), dtype);
+  FillCheckInput(c, v.send.data);
+  Call(v.send, v.recv, op);
+  long long wrong = static_cast<long long>(CheckOutput(c, v.recv.data).wrong);
+  if (!in_place) wrong += static_cast<long long>(CheckInputUnchanged(c, v.send.data).wrong);
+  comm_.allreduce({&wrong, 1, DataType::kI64}, ReduceOp::kSum);
+  return wrong;
+}
+
+Measured BenchRunner::Measure(const BufferLayout& layout, DataType dtype, ReduceOp op,
+                              bool in_place) {
+  CheckCase c{options_.collective, dtype, op, options_.root, comm_.rank(), comm_.size(),
+              layout.count, CaseSeed(layout.bytes, dtype, op, in_place)};
+  const CallViews v = ViewsFor(layout, dtype, in_place, comm_.rank(), send_->data, recv_->data);
+  // Timed runs use the same well-behaved values as checks (no NaN or denormal slow paths).
+  FillCheckInput(c, v.send.data);
+  for (int i = 0; i < options_.warmup_iters; ++i) Call(v.send, v.recv, op);
+  comm_.barrier();
+  const auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < options_.iters; ++i) Call(v.send, v.recv, op);
+  double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
+      options_.iters;
+  comm_.allreduce({&seconds, 1, DataType::kF64}, ReduceOp::kMax);
+
+  Measured m;
+  m.time_us = seconds * 1e6;
+  m.algbw = AlgBwGBs(layout.bytes, seconds);
+  m.busbw = m.algbw * BusBwFactor(options_.collective, comm_.size());
+  if (options_.check) m.wrong = CheckOnce(layout, dtype, op, in_place);
+  return m;
+}
+
+int BenchRunner::Run() {
+  const bool rooted = HasRoot(options_.collective);
+  if (rooted && options_.root >= comm_.size()) {
+    throw InvalidArgument(StatusCode::kInvalidArgument,
+                          "root " + std::to_string(options_.root) + " is not a rank of this " +
+                              std::to_string(comm_.size()) + "-rank job (-r 0.." +
+                              std::to_string(comm_.size() - 1) + ")");
+  }
+  // Every rank's line for the header, gathered as fixed-size records.
+  constexpr size_t kLine = 256;
+  std::vector<char> mine(kLine, '\0'), all(kLine * static_cast<size_t>(comm_.size()), '\0');
+  const std::string line = RankLine();
+  std::memcpy(mine.data(), line.data(), std::min(line.size(), kLine - 1));
+  comm_.allgather({mine.data(), kLine, DataType::kU8}, {all.data(), all.size(), DataType::kU8});
+
+  const bool printer = comm_.rank() == 0;
+  if (printer) {
+    HeaderInfo info{command_line_, options_.collective, comm_.size(), comm_.num_nodes(),
+                    options_.min_bytes, options_.max_bytes, options_.step_factor,
+                    options_.step_bytes, options_.iters, options_.warmup_iters, options_.check, {}};
+    for (int r = 0; r < comm_.size(); ++r) info.rank_lines.emplace_back(&all[r * kLine]);
+    std::fputs((FormatHeader(info) + FormatColumnHeader()).c_str(), stdout);
+    std::fflush(stdout);
+  }
+
+  send_ = std::make_unique<Buffer>(options_.max_bytes);
+  recv_ = std::make_unique<Buffer>(options_.max_bytes);
+  const std::vector<size_t> sizes = SizeList(options_.min_bytes, options_.max_bytes,
+                                             options_.step_factor, options_.step_bytes);
+  std::vector<BenchRow> rows;
+  double busbw_sum = 0;
+  int busbw_count = 0;
+  long long wrong_total = options_.check ? 0 : -1;
+  for (DataType dtype : options_.dtypes) {
+    for (ReduceOp op : options_.ops) {
+      if (IsReduction(options_.collective) && !CheckOpSupported(op, dtype).ok()) {
+        if (printer) {
+          std::printf("# skipping %s with %s: avg is defined for floating-point types only\n",
+                      std::string(NcclTypeName(dtype)).c_str(),
+                      std::string(ReduceOpName(op)).c_str());
+        }
+        continue;
+      }
+      for (size_t size : sizes) {
+        const BufferLayout layout =
+            LayoutFor(options_.collective, size, DataTypeSize(dtype), comm_.size());
+        BenchRow row{options_.collective, layout.bytes, layout.count,
+                     std::string(NcclTypeName(dtype)),
+                     IsReduction(options_.collective) ? std::string(ReduceOpName(op)) : "none",
+                     rooted ? options_.root : -1, {}, {}};
+        row.out_of_place = Measure(layout, dtype, op, /*in_place=*/false);
+        row.in_place = Measure(layout, dtype, op, /*in_place=*/true);
+        for (const Measured* m : {&row.out_of_place, &row.in_place}) {
+          busbw_sum += m->busbw;
+          ++busbw_count;
+          if (m->wrong) wrong_total += *m->wrong;
+        }
+        if (printer) {
+          std::printf("%s\n", FormatRow(row).c_str());
+          std::fflush(stdout);
+        }
+        rows.push_back(std::move(row));
+      }
+    }
+  }
+  const double avg_busbw = busbw_count ? busbw_sum / busbw_count : 0.0;
+  if (printer) {
+    std::fputs(FormatFooter(wrong_total, avg_busbw, options_.collective).c_str(), stdout);
+    std::fflush(stdout);
+    if (!options_.json_path.empty()) {
+      std::ofstream json(options_.json_path);
+      json << RowsToJson(rows, comm_.size(), avg_busbw);
+      if (!json.good()) {
+        std::fprintf(stderr, "cohort-bench: cannot write %s\n", options_.json_path.c_str());
+        return 1;
+      }
+    }
+  }
+  return wrong_total > 0 ? 1 : 0;
+}
+
+}  // namespace cohort::bench

@@ -1,0 +1,43 @@
+// The measuring loop of cohort-bench: for every dtype, op and size, times the collective out of
+// place and in place on buffers allocated once at the largest size, checks results with -c 1,
+// and prints nccl-tests' rows from rank 0. Needs a communicator; the pure parts it uses live in
+// bench_math, bench_format, bench_options and expected.
+#pragma once
+
+#include <cstddef>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "benchmarks/cohort_bench/bench_format.h"
+#include "benchmarks/cohort_bench/bench_math.h"
+#include "benchmarks/cohort_bench/bench_options.h"
+#include "runtime/comm/communicator.h"
+
+namespace cohort::bench {
+
+class BenchRunner {
+ public:
+  BenchRunner(Communicator& comm, BenchOptions options, std::string command_line);
+  ~BenchRunner();
+  BenchRunner(const BenchRunner&) = delete;
+  BenchRunner& operator=(const BenchRunner&) = delete;
+
+  // Runs the whole sweep; returns the process exit status (1 if any element was wrong).
+  // Throws cohort::Error when a collective fails.
+  int Run();
+
+ private:
+  struct Buffer;
+  std::string RankLine() const;
+  Measured Measure(const BufferLayout& layout, DataType dtype, ReduceOp op, bool in_place);
+  void Call(const BufferView& send, const BufferView& recv, ReduceOp op);
+  long long CheckOnce(const BufferLayout& layout, DataType dtype, ReduceOp op, bool in_place);
+
+  Communicator& comm_;
+  BenchOptions options_;
+  std::string command_line_;
+  std::unique_ptr<Buffer> send_, recv_;
+};
+
+}  // namespace cohort::bench

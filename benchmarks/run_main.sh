@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# The main job: installs dependencies (Debian 12, as root), builds cohort into build/
+# (RelWithDebInfo), measures allreduce with 4 ranks from 8 B to 64 MiB with every element
+# checked, and runs the C++ data-parallel demo. Idempotent. Exits non-zero if either fails.
+#   bash benchmarks/run_main.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash tests/install_deps.sh || exit 1
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo || exit 1
+cmake --build build -j "$(nproc)" || exit 1
+
+build/launcher/cohortrun -np 4 build/benchmarks/cohort-bench allreduce -b 8 -e 64M -f 4 -c 1
+bench_status=$?
+build/launcher/cohortrun -np 4 build/examples/allreduce_demo
+demo_status=$?
+[ "$bench_status" -eq 0 ] && [ "$demo_status" -eq 0 ]

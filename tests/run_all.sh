@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# The test command: installs dependencies (Debian 12, as root), builds cohort into build/
+# (RelWithDebInfo) and build-asan/ (AddressSanitizer + UBSan, benchmarks included), and runs the
+# whole ctest suite in both, the ASan one last. Idempotent; safe to re-run. Exits non-zero if
+# either suite failed. Nothing is printed after the last ctest, so the final lines are its
+# summary ("100% tests passed, 0 tests failed out of N").
+#   bash tests/run_all.sh
+set -uo pipefail
+cd "$(dirname "$0")/.."
+bash tests/install_deps.sh || exit 1
+
+jobs=$(nproc)
+build() {  # build DIR [cmake options...]
+  local dir=$1
+  shift
+  cmake -S . -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo "$@" && cmake --build "$dir" -j "$jobs"
+}
+build build || exit 1
+build build-asan -DCOHORT_SANITIZE=address,undefined -DCOHORT_BUILD_BENCHMARKS=ON || exit 1
+
+# Multi-process tests are RUN_SERIAL (each already runs several ranks); unit tests share -j.
+ctest --test-dir build --output-on-failure -j "$jobs"
+release_status=$?
+echo "=== build/ (RelWithDebInfo): ctest exit status ${release_status}; now build-asan/ ==="
+ctest --test-dir build-asan --output-on-failure -j "$jobs"
+asan_status=$?
+[ "$release_status" -eq 0 ] && [ "$asan_status" -eq 0 ]
