@@ -20,6 +20,10 @@ int main(int argc, char** argv) {
     std::cout << LaunchUsage();
     return 0;
   }
+  if (options->print_settings_table) {
+    std::cout << SettingsMarkdownTable();
+    return 0;
+  }
   EnvMap env = ProcessEnvironment();
   if (options->print_config) {
     Result<EnvMap> exported = ApplyExports(env, options->exports);

@@ -26,7 +26,8 @@ po::options_description Describe() {
        "after a rank fails, wait S for the others to exit before SIGTERM (default 10s)")
       ("x", po::value<std::vector<std::string>>()->value_name("VAR[=VAL]"),
        "set VAR=VAL in every rank, or copy VAR from this environment (repeatable)")
-      ("print-config", "print cohort's settings as this environment gives them, and exit");
+      ("print-config", "print cohort's settings as this environment gives them, and exit")
+      ("print-settings-table", "print every setting as a Markdown table (the README's), and exit");
   return desc;
 }
 
@@ -89,6 +90,7 @@ Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
 
   options.help = vm.count("help") != 0;
   options.print_config = vm.count("print-config") != 0;
+  options.print_settings_table = vm.count("print-settings-table") != 0;
   options.tag_output = vm.count("tag-output") != 0;
   if (vm.count("x")) options.exports = vm["x"].as<std::vector<std::string>>();
   for (const std::string& x : options.exports) {
@@ -113,7 +115,7 @@ Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
     }
     options.np = static_cast<int>(n);
   }
-  if (options.help || options.print_config) return options;
+  if (options.help || options.print_config || options.print_settings_table) return options;
   if (options.np == 0) {
     return InvalidArgumentError("-np N is required: how many ranks to start (see cohortrun --help)");
   }

@@ -19,6 +19,7 @@ struct LaunchOptions {
   std::chrono::milliseconds grace{10'000};           // --grace S: after a failure, before SIGTERM
   std::vector<std::string> exports;                  // -x VAR or -x VAR=VAL, in order
   bool print_config = false;                         // --print-config
+  bool print_settings_table = false;                 // --print-settings-table
   bool help = false;                                 // -h, --help
   std::vector<std::string> command;                  // program and its arguments
 };
