@@ -127,31 +127,6 @@ TEST(Communicator, ArgumentErrorsAreClearAndDoNotBreakTheCommunicator) {
   });
 }
 
-TEST(Communicator, MismatchedCountsAcrossRanksFailOnBothSides) {
-  Config config = TestConfig(TransportChoice::kTcp, UniqueJobId());
-  auto store = std::make_shared<MemoryStore>();
-  std::vector<std::string> errors(2);
-  std::vector<std::thread> threads;
-  for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&, r] {
-      Identity id;
-      id.rank = r;
-      id.size = 2;
-      auto comm = Communicator::Create(config, id, store);
-      std::vector<float> data(r == 0 ? 1000 : 999, 1.0f);
-      try {
-        comm->allreduce({data.data(), data.size(), DataType::kF32}, ReduceOp::kSum);
-      } catch (const Error& e) {
-        errors[r] = e.what();
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
-  for (int r = 0; r < 2; ++r) {
-    EXPECT_NE(errors[r].find("allreduce #1"), std::string::npos) << "rank " << r << ": " << errors[r];
-  }
-}
-
 // Runs `body(rank, comm)` on two thread ranks and returns what each rank's call threw.
 std::vector<std::string> ErrorsOfTwoRanks(const Config& config,
                                           const std::function<void(int, Communicator&)>& body) {
@@ -203,72 +178,65 @@ TEST(Communicator, DetailModeReportsRootMismatchWithBothCalls) {
   }
 }
 
+TEST(Communicator, MismatchedCountsAcrossRanksFailOnBothSides) {
+  auto errors = ErrorsOfTwoRanks(TestConfig(TransportChoice::kTcp, UniqueJobId()),
+                                 [](int r, Communicator& comm) {
+    std::vector<float> data(r == 0 ? 1000 : 999, 1.0f);
+    comm.allreduce({data.data(), data.size(), DataType::kF32}, ReduceOp::kSum);
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_NE(errors[r].find("allreduce #1"), std::string::npos) << "rank " << r << ": " << errors[r];
+    EXPECT_NE(errors[r].find("mismatch"), std::string::npos) << "rank " << r << ": " << errors[r];
+  }
+}
+
 TEST(Communicator, TimeoutNamesTheOperationAndThePeerAwaited) {
   Config config = TestConfig(TransportChoice::kShm, UniqueJobId());
   config.timeout = std::chrono::milliseconds(600);
-  auto store = std::make_shared<MemoryStore>();
-  std::string error;
-  std::thread silent;
-  {
-    std::vector<std::thread> threads;
-    std::atomic<bool> done{false};
-    for (int r = 0; r < 2; ++r) {
-      threads.emplace_back([&, r] {
-        Identity id;
-        id.rank = r;
-        id.size = 2;
-        auto comm = Communicator::Create(config, id, store);
-        if (r == 0) {
-          float x = 1;
-          auto start = Clock::now();
-          try {
-            comm->allreduce({&x, 1, DataType::kF32}, ReduceOp::kSum);
-          } catch (const TimeoutError& e) {
-            error = e.what();
-          }
-          EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
-          done = true;
-        } else {
-          while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        }
-      });
+  std::atomic<bool> done{false};
+  auto errors = ErrorsOfTwoRanks(config, [&](int r, Communicator& comm) {
+    if (r == 1) {  // stays alive but never joins the collective
+      while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return;
     }
-    for (auto& t : threads) t.join();
-  }
-  EXPECT_NE(error.find("allreduce #1"), std::string::npos) << error;
-  EXPECT_NE(error.find("rank 1"), std::string::npos) << error;
-  EXPECT_NE(error.find("recent operations"), std::string::npos) << error;
+    float x = 1;
+    auto start = Clock::now();
+    try {
+      comm.allreduce({&x, 1, DataType::kF32}, ReduceOp::kSum);
+    } catch (const TimeoutError&) {
+      EXPECT_LT(Clock::now() - start, std::chrono::seconds(5));
+      done = true;
+      throw;
+    }
+    done = true;
+  });
+  EXPECT_NE(errors[0].find("allreduce #1"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("timed out"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("rank 1"), std::string::npos) << errors[0];
+  EXPECT_NE(errors[0].find("recent operations"), std::string::npos) << errors[0];
 }
 
 TEST(Communicator, AbortEndsPendingWorkAtOnce) {
-  Config config = TestConfig(TransportChoice::kTcp, UniqueJobId());
-  auto store = std::make_shared<MemoryStore>();
-  std::vector<std::thread> threads;
   std::atomic<bool> done{false};
-  for (int r = 0; r < 2; ++r) {
-    threads.emplace_back([&, r] {
-      Identity id;
-      id.rank = r;
-      id.size = 2;
-      auto comm = Communicator::Create(config, id, store);
-      if (r == 0) {
-        float x = 1;
-        WorkPtr work = comm->allreduce_async({&x, 1, DataType::kF32}, {&x, 1, DataType::kF32},
-                                             ReduceOp::kSum);
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        auto start = Clock::now();
-        comm->abort("test abort");
-        comm->abort("second abort is harmless");
-        EXPECT_THROW(work->wait(), PeerError);
-        EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
-        EXPECT_THROW(comm->barrier(), PeerError);
-        done = true;
-      } else {
-        while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-    });
-  }
-  for (auto& t : threads) t.join();
+  auto errors = ErrorsOfTwoRanks(TestConfig(TransportChoice::kTcp, UniqueJobId()),
+                                 [&](int r, Communicator& comm) {
+    if (r == 1) {
+      while (!done) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      return;
+    }
+    float x = 1;
+    WorkPtr work = comm.allreduce_async({&x, 1, DataType::kF32}, {&x, 1, DataType::kF32},
+                                        ReduceOp::kSum);
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    auto start = Clock::now();
+    comm.abort("test abort");
+    comm.abort("second abort is harmless");
+    EXPECT_THROW(work->wait(), PeerError);
+    EXPECT_LT(Clock::now() - start, std::chrono::seconds(2));
+    done = true;
+    comm.barrier();  // later calls fail with the abort reason
+  });
+  EXPECT_NE(errors[0].find("test abort"), std::string::npos) << errors[0];
 }
 
 }  // namespace
