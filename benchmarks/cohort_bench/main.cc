@@ -32,7 +32,12 @@ int main(int argc, char** argv) {
     cohort::shutdown();
     return status;
   } catch (const cohort::Error& e) {
-    std::fprintf(stderr, "cohort-bench: rank %d: error: %s\n", rank, e.what());
+    // Set-up errors come before the rank is known; cohort's messages name it where it matters.
+    if (rank >= 0) {
+      std::fprintf(stderr, "cohort-bench: rank %d: error: %s\n", rank, e.what());
+    } else {
+      std::fprintf(stderr, "cohort-bench: error while joining the job: %s\n", e.what());
+    }
     return 1;
   }
 }

@@ -34,7 +34,7 @@ Result<std::unique_ptr<CommunicatorImpl>> CommunicatorImpl::Make(const Config& c
                                 " of " + std::to_string(identity.size));
   }
   Status algorithm = CheckAlgorithmName(config.algorithm);
-  if (!algorithm.ok()) return algorithm.WithContext("COHORT_ALGO: ");
+  if (!algorithm.ok()) return algorithm;
   std::unique_ptr<CommunicatorImpl> comm(
       new CommunicatorImpl(config, identity, std::move(root_store), name));
   COHORT_RETURN_IF_ERROR(comm->Connect());
