@@ -155,3 +155,35 @@ TEST(Cohortrun, BadOptionsAndPrintConfig) {
 }
 
 }  // namespace
+
+namespace {
+
+// SIGTERM (or SIGINT) sent to cohortrun reaches every rank, and cohortrun exits non-zero after
+// the ranks stop. The ranks trap the signal and say so before exiting.
+void ExpectSignalForwarded(const char* signal_name) {
+  std::string base = ::testing::TempDir() + "cohortrun_signal_" + std::to_string(getpid());
+  std::string rank_script = std::string("trap 'echo got-") + signal_name +
+                            "-$COHORT_RANK; exit 7' " + signal_name +
+                            "; echo ready-$COHORT_RANK; i=0; while [ $i -lt 200 ]; do "
+                            "sleep 0.05; i=$((i+1)); done";
+  std::string cmd = std::string(COHORTRUN_PATH) + " -np 2 --grace 5 sh -c " + Quote(rank_script) +
+                    " >" + base + ".out 2>" + base + ".err & pid=$!; " +
+                    "for i in $(seq 100); do [ \"$(cat " + base +
+                    ".out 2>/dev/null | grep -c ready)\" -ge 2 ] && break; sleep 0.05; done; " +
+                    "kill -" + signal_name + " $pid; wait $pid; echo \"exit=$?\" >>" + base + ".out";
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_EQ(std::system(cmd.c_str()), 0);
+  double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  std::string out = ReadFile(base + ".out"), err = ReadFile(base + ".err");
+  std::remove((base + ".out").c_str());
+  std::remove((base + ".err").c_str());
+  EXPECT_TRUE(Has(out, std::string("[0] got-") + signal_name + "-0")) << out << err;
+  EXPECT_TRUE(Has(out, std::string("[1] got-") + signal_name + "-1")) << out << err;
+  EXPECT_FALSE(Has(out, "exit=0")) << out << err;
+  EXPECT_LT(seconds, 8.0) << "the ranks loop for 10 s unless the signal reached them";
+}
+
+}  // namespace
+
+TEST(Cohortrun, ForwardsSigtermToEveryRank) { ExpectSignalForwarded("TERM"); }
+TEST(Cohortrun, ForwardsSigintToEveryRank) { ExpectSignalForwarded("INT"); }
