@@ -9,6 +9,7 @@
 #include "runtime/base/logging.h"
 #include "runtime/base/tag.h"
 #include "runtime/comm/fingerprint.h"
+#include "runtime/store/watched_store.h"
 #include "runtime/transport/connect.h"
 #include "runtime/transport/link_waiter.h"
 
@@ -18,7 +19,8 @@ CommunicatorImpl::CommunicatorImpl(const Config& config, const Identity& identit
                                    std::shared_ptr<Store> root_store, std::string name)
     : config_(config), rank_(identity.rank), size_(identity.size), name_(std::move(name)),
       root_store_(std::move(root_store)),
-      store_(std::make_shared<PrefixStore>("comm/" + name_, root_store_)),
+      store_(std::make_shared<PrefixStore>(
+          "comm/" + name_, std::make_shared<WatchedStore>(root_store_, kAbortKey))),
       sends_to_(static_cast<size_t>(identity.size), 0),
       recvs_from_(static_cast<size_t>(identity.size), 0) {
   workspace_.chunk_bytes = config_.chunk_bytes;
