@@ -147,7 +147,9 @@ void Checker::SendRecv(DataType dtype, size_t count) {
   // ranks all wait to receive (rank 0 starts the ring; the lower rank of a pair sends first).
   auto exchange = [&](int to, int from, bool send_first, const char* pattern) {
     std::vector<unsigned char> out(count * es + 1), in(count * es + 1);
-    bench::FillInput(out.data(), count, dtype, bench::ValueSet::kAny, seed, me, 0, n);
+    // `in` must end up as a broadcast from `from` would leave it: holding from's input.
+    const CheckCase c{CollectiveKind::kBroadcast, dtype, ReduceOp::kSum, from, me, n, count, seed};
+    bench::FillCheckInput(c, out.data());
     bench::FillSentinel(in.data(), count, dtype);
     WorkPtr s, r;
     if (send_first) s = comm_.send_async({out.data(), count, dtype}, to);
@@ -155,12 +157,7 @@ void Checker::SendRecv(DataType dtype, size_t count) {
     if (!send_first) s = comm_.send_async({out.data(), count, dtype}, to);
     s->wait();
     r->wait();
-    Mismatch m;
-    for (size_t i = 0; i < count; ++i) {
-      const auto got = bench::LoadElement(in.data(), i, dtype);
-      const auto want = bench::InputElement(seed, from, i, dtype, bench::ValueSet::kAny, n);
-      if (got != want && m.wrong++ == 0) m = {1, i, got, want};
-    }
+    const Mismatch m = bench::CheckOutput(c, in.data());
     Record(m.wrong == 0,
            std::string("send/recv ") + pattern + " dtype=" + std::string(DataTypeName(dtype)) +
                " count=" + std::to_string(count) + " from rank " + std::to_string(from),
