@@ -34,9 +34,10 @@ std::string StreamLink::peer_name() const {
   return "rank " + std::to_string(peer_) + " (host " + peer_host_ + ")";
 }
 
-Status StreamLink::PostSend(uint64_t tag, const void* data, size_t bytes, Request* request) {
+Status StreamLink::Post(detail::RingQueue<Op>& queue, const char* what, uint64_t tag, char* data,
+                        size_t bytes, Request* request) {
   if (request == nullptr || (data == nullptr && bytes > 0)) {
-    return InvalidArgumentError("PostSend to " + peer_name() + ": null " +
+    return InvalidArgumentError(std::string(what) + " " + peer_name() + ": null " +
                                 (request == nullptr ? "request" : "buffer") + " for " +
                                 std::to_string(bytes) + " bytes, " + DescribeTag(tag));
   }
@@ -46,24 +47,18 @@ Status StreamLink::PostSend(uint64_t tag, const void* data, size_t bytes, Reques
   }
   request->done = false;
   request->status = Status::Ok();
-  sends_.push_back(Op{tag, const_cast<char*>(static_cast<const char*>(data)), bytes, request});
+  queue.push_back(Op{tag, data, bytes, request});
   return Status::Ok();
 }
 
+Status StreamLink::PostSend(uint64_t tag, const void* data, size_t bytes, Request* request) {
+  // The send side only reads through this pointer.
+  return Post(sends_, "PostSend to", tag, const_cast<char*>(static_cast<const char*>(data)), bytes,
+              request);
+}
+
 Status StreamLink::PostRecv(uint64_t tag, void* data, size_t bytes, Request* request) {
-  if (request == nullptr || (data == nullptr && bytes > 0)) {
-    return InvalidArgumentError("PostRecv from " + peer_name() + ": null " +
-                                (request == nullptr ? "request" : "buffer") + " for " +
-                                std::to_string(bytes) + " bytes, " + DescribeTag(tag));
-  }
-  if (broken_) {
-    Complete(request, error_);
-    return error_;
-  }
-  request->done = false;
-  request->status = Status::Ok();
-  recvs_.push_back(Op{tag, static_cast<char*>(data), bytes, request});
-  return Status::Ok();
+  return Post(recvs_, "PostRecv from", tag, static_cast<char*>(data), bytes, request);
 }
 
 Result<bool> StreamLink::Progress() {

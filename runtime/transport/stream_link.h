@@ -152,6 +152,9 @@ class StreamLink final : public Link {
   const std::string peer_host_;
   std::unique_ptr<ByteStream> stream_;
 
+  // Queues a send or a receive (PostSend and PostRecv differ only in the queue).
+  Status Post(detail::RingQueue<Op>& queue, const char* what, uint64_t tag, char* data,
+              size_t bytes, Request* request);
   detail::RingQueue<Op> sends_;
   detail::RingQueue<Op> recvs_;
 
