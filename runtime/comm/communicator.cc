@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 
+#include <atomic>
 #include <mutex>
 
 #include "runtime/base/logging.h"
@@ -75,6 +76,13 @@ Result<std::shared_ptr<Store>> OpenStore(const Config& config, const Identity& i
 
 }  // namespace
 
+namespace {
+// Each communicator made from the environment in this process gets its own store namespace
+// (and shm segment names): a job that calls shutdown() and init() again must not read the
+// previous communicator's keys. Every rank makes the same calls, so the names agree.
+std::atomic<int> g_environment_communicators{0};
+}  // namespace
+
 std::unique_ptr<Communicator> Communicator::FromEnvironment() {
   EnvMap env = ProcessEnvironment();
   std::vector<std::string> warnings;
@@ -91,7 +99,9 @@ std::unique_ptr<Communicator> Communicator::FromEnvironment() {
   }
   std::shared_ptr<void> server;
   std::shared_ptr<Store> store = ValueOrThrow(OpenStore(config, identity, &server));
-  auto comm = ValueOrThrow(CommunicatorImpl::Make(config, identity, store, "world"));
+  int generation = ++g_environment_communicators;
+  std::string name = generation == 1 ? "world" : "world.gen" + std::to_string(generation);
+  auto comm = ValueOrThrow(CommunicatorImpl::Make(config, identity, store, name));
   if (server) comm->KeepAlive(server);
   return comm;
 }
