@@ -16,4 +16,14 @@ cmake --build "$work/build" > "$work/build.log"
 export LD_LIBRARY_PATH="$work/prefix/lib:${LD_LIBRARY_PATH:-}"
 "$work/build/consumer"
 "$work/prefix/bin/cohortrun" -np 2 --timeout 60 "$work/build/consumer"
+# The Python package, when the build made it, imports and runs from the installed prefix.
+python_dir=$(find "$work/prefix/lib" -maxdepth 3 -type d -path '*-packages/cohort' | head -n 1)
+if [ -n "$python_dir" ]; then
+  PYTHONPATH=$(dirname "$python_dir") /usr/bin/python3 -c '
+import cohort.torch as ct, torch
+ct.init()
+t = ct.allreduce(torch.ones(4), op=ct.Sum)
+assert t.tolist() == [float(ct.size())] * 4, t
+print("install_test: installed Python package works, size", ct.size())'
+fi
 echo "install_test: installed package builds and runs"
