@@ -93,6 +93,30 @@ def test_matches_single_process(ct, kind):
     assert len(sd["state"]) == len(list(m.parameters()))
 
 
+def test_gradients_live_in_the_fusion_buffers(ct):
+    """.grad is a view of a bucket buffer (nothing copied in or out), and training still matches
+    single-process training when zero_grad(set_to_none=True) makes autograd allocate new grads."""
+    n, r = ct.size(), ct.rank()
+    m = model(0)
+    opt = ct.DistributedOptimizer(make_opt("sgd", m.parameters()),
+                                  named_parameters=m.named_parameters())
+    buffers = [b.buffer for b in opt._buckets]
+
+    def inside_a_buffer(t):
+        return any(b.data_ptr() <= t.data_ptr() < b.data_ptr() + b.numel() * b.element_size()
+                   for b in buffers)
+
+    assert all(inside_a_buffer(p.grad) for p in m.parameters())
+    for s in range(STEPS):
+        x, y = batch(s, n * B)
+        opt.zero_grad(set_to_none=(s % 2 == 1))  # every other step: new grads, copied in
+        loss_fn(m, x[r * B:(r + 1) * B], y[r * B:(r + 1) * B]).backward()
+        opt.step()
+        assert all(inside_a_buffer(p.grad) for p in m.parameters()), f"step {s}"
+    ref, _ = train_reference("sgd", rows_per_step=n * B)
+    assert torch.allclose(flat(m), flat(ref), rtol=1e-5, atol=1e-8)
+
+
 def test_backward_passes_per_step_equals_double_batch(ct):
     m, _, _ = train_distributed(ct, "sgd", passes=2)
     ref, _ = train_reference("sgd", rows_per_step=2 * ct.size() * B)

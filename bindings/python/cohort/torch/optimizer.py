@@ -2,13 +2,14 @@
 
 Gradients are grouped into fusion buckets of up to COHORT_FUSION_THRESHOLD bytes (default
 64 MiB; suffixes K, M, G allowed; 0 = one bucket per parameter), filled in reverse parameter
-order (roughly the order backward produces them). A hook on each parameter's gradient
-accumulator copies the gradient into its bucket's flat buffer (preallocated once, reused every
-step); when a bucket is full its allreduce starts at once, so communication overlaps the rest
-of backward. Buckets start in the same order on every rank (a bucket that fills early waits for
+order (roughly the order backward produces them). Every parameter's .grad is a view of its
+bucket's flat buffer (preallocated once, reused every step), so autograd accumulates straight
+into it; a hook on each gradient accumulator marks the gradient ready (copying it in only if
+.grad was replaced, e.g. by zero_grad(set_to_none=True)), and when a bucket is full its
+allreduce starts at once, so communication overlaps the rest of backward. Buckets start in the same order on every rank (a bucket that fills early waits for
 the ones before it), which keeps the ranks' collectives matched. step() = synchronize() (start
 what has not started, with zeros for parameters that got no gradient, as Horovod does; wait;
-copy back into .grad) and then the wrapped optimizer's step.
+the results are already in .grad) and then the wrapped optimizer's step.
 """
 from __future__ import annotations
 
@@ -70,11 +71,27 @@ class _Bucket:
         self.ctx: Any = None
         self.sent: Optional[torch.Tensor] = None
 
-    def pack(self, slot: int, grad: Optional[torch.Tensor]) -> None:
+    def grad_view(self, slot: int) -> torch.Tensor:
+        """The part of the flat buffer that holds parameter `slot`'s gradient."""
         p, off = self.params[slot], self.offsets[slot]
-        view = self.buffer[off:off + p.numel()]
+        return self.buffer[off:off + p.numel()].view(p.shape)
+
+    def attach(self) -> None:
+        """Makes every parameter's .grad a view of the flat buffer (as DDP's
+        gradient_as_bucket_view): autograd then accumulates straight into the buffer, and
+        neither packing nor unpacking copies anything."""
+        for slot, p in enumerate(self.params):
+            view = self.grad_view(slot)
+            if p.grad is not None:
+                view.copy_(p.grad)
+            p.grad = view
+
+    def pack(self, slot: int, grad: Optional[torch.Tensor]) -> None:
+        view = self.grad_view(slot).view(-1)
         if grad is None:
             view.zero_()
+        elif grad.data_ptr() == view.data_ptr():
+            pass  # autograd accumulated into the attached view: already in the buffer
         else:
             if grad.is_sparse:
                 raise NotImplementedError("DistributedOptimizer: sparse gradients are not "
@@ -102,12 +119,12 @@ class _Bucket:
             self.buffer.copy_(compression.decompress(self.sent, self.ctx).reshape(-1))
         elif self.wire is not None:
             self.buffer.copy_(self.wire)
-        for p, off in zip(self.params, self.offsets):
-            view = self.buffer[off:off + p.numel()].view(p.shape)
-            if p.grad is None:
-                p.grad = view.clone()
-            else:
-                p.grad.copy_(view)
+        for slot, p in enumerate(self.params):
+            view = self.grad_view(slot)
+            # Normally .grad is the view already; after zero_grad(set_to_none=True), or if the
+            # user replaced .grad, attach the view again.
+            if p.grad is None or p.grad.data_ptr() != view.data_ptr():
+                p.grad = view
 
     def reset(self) -> None:
         self.ready = [False] * len(self.params)
@@ -146,6 +163,9 @@ class _DistributedOptimizer:
         self._should_sync = True
         self._synchronized = False
         self._grad_accs = []  # keep the accumulators (and so the hooks) alive
+        with torch.no_grad():
+            for b in self._buckets:
+                b.attach()
         with torch.enable_grad():
             for b in self._buckets:
                 for slot, p in enumerate(b.params):
