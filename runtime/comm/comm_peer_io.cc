@@ -4,24 +4,11 @@
 
 namespace cohort {
 
-namespace {
-constexpr auto kRemoteCheckEvery = std::chrono::milliseconds(500);
-}
-
 CommPeerIo::CommPeerIo(int rank, int size, const std::vector<std::unique_ptr<Link>>* links,
                        const std::vector<std::string>* host_of_rank, WaitHooks hooks)
     : rank_(rank), size_(size), host_of_rank_(host_of_rank) {
   for (const auto& link : *links) links_.push_back(link.get());
-  hooks_.cancelled = hooks.cancelled;
-  hooks_.cancelled_status = std::move(hooks.cancelled_status);
-  if (hooks.on_stall) {
-    hooks_.on_stall = [this, check = std::move(hooks.on_stall)]() -> Status {
-      auto now = Clock::now();
-      if (now - last_remote_check_ < kRemoteCheckEvery) return Status::Ok();
-      last_remote_check_ = now;
-      return check();
-    };
-  }
+  hooks_ = std::move(hooks);
 }
 
 void CommPeerIo::BeginOp(uint64_t tag, std::string description, std::chrono::milliseconds timeout) {

@@ -21,7 +21,6 @@ namespace cohort {
 
 class CommPeerIo final : public PeerIo {
  public:
-  // `hooks.on_stall` is rate-limited here to about twice a second (it may ask the store).
   CommPeerIo(int rank, int size, const std::vector<std::unique_ptr<Link>>* links,
              const std::vector<std::string>* host_of_rank, WaitHooks hooks);
 
@@ -53,7 +52,6 @@ class CommPeerIo final : public PeerIo {
   std::vector<Link*> links_;  // index = peer rank; null for this rank
   const std::vector<std::string>* host_of_rank_;
   WaitHooks hooks_;
-  Clock::time_point last_remote_check_{};
 
   uint64_t tag_ = 0;
   std::string description_;

@@ -57,7 +57,7 @@ Status CommunicatorImpl::Connect() {
   WaitHooks hooks;
   hooks.cancelled = &aborted_;
   hooks.cancelled_status = [this] { return AbortStatus(); };
-  hooks.on_stall = [this] { return RemoteAbortStatus(); };
+  hooks.on_stall = [this] { return ThrottledRemoteAbortStatus(); };
   peer_io_ = std::make_unique<CommPeerIo>(rank_, size_, &links_, &topo_.host_of_rank,
                                           std::move(hooks));
   for (const auto& link : links_) raw_links_.push_back(link.get());
@@ -255,6 +255,13 @@ Status CommunicatorImpl::RemoteAbortStatus() {
   Result<Bytes> reason = root_store_->Get(kAbortKey, std::chrono::milliseconds(1000));
   std::string text = reason.ok() ? ToString(*reason) : "another rank failed";
   return AbortedError("the job is stopping because " + text);
+}
+
+Status CommunicatorImpl::ThrottledRemoteAbortStatus() {
+  auto now = Clock::now();
+  if (now - last_remote_check_ < kRemoteAbortCheckEvery) return Status::Ok();
+  last_remote_check_ = now;
+  return RemoteAbortStatus();
 }
 
 void CommunicatorImpl::abort(const std::string& reason) {

@@ -117,6 +117,9 @@ class CommunicatorImpl final : public Communicator {
   void LogAlgorithmChoice(const Op& op, const std::string& algorithm);
   void PublishFailure(const Status& status);
   Status RemoteAbortStatus();
+  // RemoteAbortStatus at most every kRemoteAbortCheckEvery (it asks the store); for the stalled
+  // waits of the progress thread, which alone uses it.
+  Status ThrottledRemoteAbortStatus();
   Status AbortStatus();
 
   Config config_;
@@ -147,13 +150,15 @@ class CommunicatorImpl final : public Communicator {
   std::string last_algorithm_;
   std::set<std::pair<int, int>> logged_choices_;  // (kind, log2 bytes) said at INFO
 
+  static constexpr auto kRemoteAbortCheckEvery = std::chrono::milliseconds(500);
+  Clock::time_point last_remote_check_{};  // progress thread only
+
   // Progress-thread state for point-to-point messages.
   std::deque<InFlight> in_flight_;
   std::deque<InFlight> abandoned_;  // failed: links may still point at their Requests
   std::vector<Link*> raw_links_;
   std::vector<Request*> in_flight_requests_;
   std::vector<Fingerprint> fingerprints_;  // COHORT_DEBUG=DETAIL exchange, one per rank
-  Clock::time_point last_remote_check_{};
   // Set whenever a call is queued or abort() runs, so a point-to-point wait returns at once.
   std::atomic<bool> wake_{false};
 

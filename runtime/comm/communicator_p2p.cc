@@ -44,12 +44,7 @@ void CommunicatorImpl::PumpPointToPoint() {
   hooks.cancelled = &wake_;
   hooks.cancelled_status = [] { return Status::Ok(); };
   hooks.until_any_done = true;
-  hooks.on_stall = [this]() -> Status {
-    auto now = Clock::now();
-    if (now - last_remote_check_ < std::chrono::milliseconds(500)) return Status::Ok();
-    last_remote_check_ = now;
-    return RemoteAbortStatus();
-  };
+  hooks.on_stall = [this] { return ThrottledRemoteAbortStatus(); };
   // Slices of 250 ms let the waiter's stalled checks (peer alive, remote abort) run.
   Deadline slice = earliest.Earlier(Deadline::After(std::chrono::milliseconds(250)));
   Status status = WaitForRequests(std::span<Link* const>(raw_links_),
