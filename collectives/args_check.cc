@@ -66,7 +66,19 @@ Status ValidateArgs(const PeerIo& io, const CollectiveArgs& args, CollectiveKind
     return InvalidArgumentError(std::string(algorithm) + ": rank " + std::to_string(rank) +
                                 " is not in a world of size " + std::to_string(size));
   }
-  if (IsReduction(args.kind)) COHORT_RETURN_IF_ERROR(CheckOpSupported(args.op, args.dtype));
+  return CheckCollectiveArgs(args, rank, size);
+}
+
+}  // namespace cohort::detail
+
+namespace cohort {
+
+Status CheckCollectiveArgs(const CollectiveArgs& args, int rank, int size) {
+  using namespace detail;
+  if (IsReduction(args.kind)) {
+    Status supported = CheckOpSupported(args.op, args.dtype);
+    if (!supported.ok()) return InvalidArgumentError(Describe(args, rank) + ": " + supported.message());
+  }
   if (HasRoot(args.kind) && (args.root < 0 || args.root >= size)) {
     return InvalidArgumentError(Describe(args, rank) + ": root " + std::to_string(args.root) +
                                 " is out of range [0, " + std::to_string(size) + ")");
@@ -99,4 +111,4 @@ Status ValidateArgs(const PeerIo& io, const CollectiveArgs& args, CollectiveKind
   return Status::Ok();
 }
 
-}  // namespace cohort::detail
+}  // namespace cohort

@@ -9,6 +9,16 @@
 #include "collectives/collective_args.h"
 #include "collectives/peer_io.h"
 
+namespace cohort {
+
+// The checks every caller of a collective needs, whoever it is (the communicator before queueing
+// a call, each algorithm before posting a message): op valid for the dtype, root in range,
+// buffers present, byte counts within size_t, and no partial overlap except the in-place
+// layouts. InvalidArgumentError naming the collective, rank, count and dtype.
+Status CheckCollectiveArgs(const CollectiveArgs& args, int rank, int size);
+
+}  // namespace cohort
+
 namespace cohort::detail {
 
 // Elements the send / receive buffer of this rank holds for args (0 where the buffer is unused,

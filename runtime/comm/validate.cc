@@ -2,6 +2,8 @@
 
 #include <string>
 
+#include "collectives/args_check.h"
+
 namespace cohort {
 
 namespace {
@@ -10,17 +12,11 @@ std::string Where(const CallShape& shape) {
   return std::string(CollectiveName(shape.kind)) + " on rank " + std::to_string(shape.rank) + ": ";
 }
 
-Status CheckBuffer(const CallShape& shape, const BufferView& buffer, const char* role) {
-  if (!buffer.device.is_cpu()) {
-    return UnimplementedError(Where(shape) + role + " buffer is on " + buffer.device.ToString() +
-                              ", but this build of cohort moves CPU buffers only; copy the data "
-                              "to host memory or use a build with CUDA support");
-  }
-  if (buffer.data == nullptr && buffer.count > 0) {
-    return InvalidArgumentError(Where(shape) + role + " buffer is null but count is " +
-                                std::to_string(buffer.count));
-  }
-  return Status::Ok();
+Status CheckDevice(const CallShape& shape, const BufferView& buffer, const char* role) {
+  if (buffer.device.is_cpu()) return Status::Ok();
+  return UnimplementedError(Where(shape) + role + " buffer is on " + buffer.device.ToString() +
+                            ", but this build of cohort moves CPU buffers only; copy the data "
+                            "to host memory or use a build with CUDA support");
 }
 
 Status CheckCount(const CallShape& shape, const char* what, size_t got, size_t expected,
@@ -31,59 +27,28 @@ Status CheckCount(const CallShape& shape, const char* what, size_t got, size_t e
                               rule + ")");
 }
 
-bool Overlap(const BufferView& a, const BufferView& b) {
-  if (a.data == nullptr || b.data == nullptr || a.count == 0 || b.count == 0) return false;
-  auto a0 = reinterpret_cast<uintptr_t>(a.data), a1 = a0 + a.bytes();
-  auto b0 = reinterpret_cast<uintptr_t>(b.data), b1 = b0 + b.bytes();
-  return a0 < b1 && b0 < a1;
-}
-
-// In-place is allowed only exactly as NCCL defines it for each collective.
-bool ExactInPlace(const CallShape& shape, const BufferView& send, const BufferView& recv) {
-  auto s = static_cast<const char*>(send.data);
-  auto r = static_cast<const char*>(recv.data);
-  switch (shape.kind) {
-    case CollectiveKind::kReduceScatter:
-      return r == s + static_cast<size_t>(shape.rank) * recv.bytes();
-    case CollectiveKind::kAllgather:
-      return s == r + static_cast<size_t>(shape.rank) * send.bytes();
-    default:
-      return s == r;
-  }
-}
-
 }  // namespace
 
 Result<CollectiveArgs> ValidateCollective(const CallShape& shape, const BufferView& send,
                                           const BufferView& recv, ReduceOp op, int root) {
   const size_t n = static_cast<size_t>(shape.size);
   const bool is_root = shape.rank == root;
-  if (HasRoot(shape.kind) && (root < 0 || root >= shape.size)) {
-    return InvalidArgumentError(Where(shape) + "root " + std::to_string(root) +
-                                " is out of range for a communicator of " +
-                                std::to_string(shape.size) + " ranks");
-  }
   // Which buffers this rank really uses.
   const bool uses_send = !(shape.kind == CollectiveKind::kBroadcast && !is_root);
   const bool uses_recv = !(shape.kind == CollectiveKind::kReduce && !is_root);
-  if (uses_send) COHORT_RETURN_IF_ERROR(CheckBuffer(shape, send, "send"));
-  if (uses_recv) COHORT_RETURN_IF_ERROR(CheckBuffer(shape, recv, "recv"));
+  if (uses_send) COHORT_RETURN_IF_ERROR(CheckDevice(shape, send, "send"));
+  if (uses_recv) COHORT_RETURN_IF_ERROR(CheckDevice(shape, recv, "recv"));
   if (uses_send && uses_recv && send.dtype != recv.dtype) {
     return InvalidArgumentError(Where(shape) + "send dtype " +
                                 std::string(DataTypeName(send.dtype)) + " differs from recv dtype " +
                                 std::string(DataTypeName(recv.dtype)));
-  }
-  const DataType dtype = uses_send ? send.dtype : recv.dtype;
-  if (IsReduction(shape.kind)) {
-    Status supported = CheckOpSupported(op, dtype);
-    if (!supported.ok()) return InvalidArgumentError(Where(shape) + supported.message());
   }
 
   CollectiveArgs args;
   args.kind = shape.kind;
   args.send = send.data;
   args.recv = recv.data;
-  args.dtype = dtype;
+  args.dtype = uses_send ? send.dtype : recv.dtype;
   args.op = op;
   args.root = root;
   switch (shape.kind) {
@@ -126,16 +91,17 @@ Result<CollectiveArgs> ValidateCollective(const CallShape& shape, const BufferVi
     default:
       return InternalError(Where(shape) + "not a collective with buffers");
   }
-  if (uses_send && uses_recv && Overlap(send, recv) && !ExactInPlace(shape, send, recv)) {
-    return InvalidArgumentError(Where(shape) +
-                                "send and recv buffers overlap but are not the in-place layout "
-                                "(see collectives/collective_args.h); use separate buffers");
-  }
+  // Op, root, null buffers and the in-place layouts: the same rules the algorithms apply.
+  COHORT_RETURN_IF_ERROR(CheckCollectiveArgs(args, shape.rank, shape.size));
   return args;
 }
 
 Status ValidatePointToPoint(const CallShape& shape, const BufferView& buffer, int peer) {
-  COHORT_RETURN_IF_ERROR(CheckBuffer(shape, buffer, "message"));
+  COHORT_RETURN_IF_ERROR(CheckDevice(shape, buffer, "message"));
+  if (buffer.data == nullptr && buffer.count > 0) {
+    return InvalidArgumentError(Where(shape) + "message buffer is null but count is " +
+                                std::to_string(buffer.count));
+  }
   if (peer < 0 || peer >= shape.size || peer == shape.rank) {
     return InvalidArgumentError(Where(shape) + "peer " + std::to_string(peer) +
                                 " is invalid: it must be another rank in [0, " +
