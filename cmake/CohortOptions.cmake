@@ -49,13 +49,23 @@ if(NOT COHORT_WITH_MPI STREQUAL "OFF")
 endif()
 cohort_resolve_feature(COHORT_WITH_MPI _mpi_found "MPI (libopenmpi-dev)")
 
-# NCCL: only its header is needed at build time; libnccl.so.2 is loaded at run time.
+# NCCL: only its header is needed at build time; libnccl.so.2 is loaded at run time. Looked for
+# under NCCL_HOME, the CUDA toolkit, the system, and a Python environment's nvidia-nccl wheel.
+# The backend drives CUDA streams, so it needs CUDA too.
 set(_nccl_found OFF)
-if(NOT COHORT_WITH_NCCL STREQUAL "OFF")
-  find_path(COHORT_NCCL_INCLUDE_DIR nccl.h
-    HINTS $ENV{NCCL_HOME}/include /usr/local/cuda/include /usr/include)
+if(NOT COHORT_WITH_NCCL STREQUAL "OFF" AND COHORT_HAVE_CUDA)
+  set(_nccl_hints $ENV{NCCL_HOME}/include /usr/local/cuda/include /usr/include)
+  foreach(_python python3 /usr/bin/python3)
+    execute_process(COMMAND ${_python} -c
+        "import nvidia.nccl as n; print(list(n.__path__)[0] + '/include')"
+      OUTPUT_VARIABLE _wheel_include OUTPUT_STRIP_TRAILING_WHITESPACE ERROR_QUIET)
+    if(_wheel_include)
+      list(APPEND _nccl_hints ${_wheel_include})
+    endif()
+  endforeach()
+  find_path(COHORT_NCCL_INCLUDE_DIR nccl.h HINTS ${_nccl_hints})
   if(COHORT_NCCL_INCLUDE_DIR)
     set(_nccl_found ON)
   endif()
 endif()
-cohort_resolve_feature(COHORT_WITH_NCCL _nccl_found "nccl.h (set NCCL_HOME)")
+cohort_resolve_feature(COHORT_WITH_NCCL _nccl_found "nccl.h (set NCCL_HOME) and CUDA")

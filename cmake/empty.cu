@@ -1,0 +1,1 @@
+// Placeholder so an OBJECT library with no CUDA sources yet still builds.
