@@ -25,6 +25,9 @@ struct CollectiveArgs {
   DataType dtype = DataType::kF32;
   ReduceOp op = ReduceOp::kSum;
   int root = 0;
+  // Where send and recv live. Algorithms only ever see CPU memory: CUDA buffers go to NCCL or
+  // are staged through host memory by the communicator before an algorithm runs.
+  Device device = Device::Cpu();
 
   size_t element_bytes() const { return DataTypeSize(dtype); }
 };

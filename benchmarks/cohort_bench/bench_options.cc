@@ -18,7 +18,7 @@ struct OptionSpec {
 constexpr OptionSpec kOptions[] = {
     {'b', "minbytes"}, {'e', "maxbytes"}, {'f', "stepfactor"}, {'i', "stepbytes"},
     {'n', "iters"},    {'w', "warmup_iters"}, {'c', "check"},  {'d', "datatype"},
-    {'o', "op"},       {'r', "root"},     {'J', "json"},
+    {'o', "op"},       {'r', "root"},     {'g', "ngpus"}, {'J', "json"},
 };
 
 std::optional<char> FindOption(std::string_view arg, std::string* attached) {
@@ -71,6 +71,15 @@ Status ApplyOption(char letter, const std::string& value, BenchOptions& o) {
     case 'w': { COHORT_ASSIGN_OR_RETURN(long long v, integer(0)); o.warmup_iters = static_cast<int>(v); return Status::Ok(); }
     case 'c': { COHORT_ASSIGN_OR_RETURN(long long v, integer(0)); o.check = v != 0; return Status::Ok(); }
     case 'r': { COHORT_ASSIGN_OR_RETURN(long long v, integer(0)); o.root = static_cast<int>(v); return Status::Ok(); }
+    case 'g': {
+      COHORT_ASSIGN_OR_RETURN(long long v, integer(0));
+      if (v > 1) {
+        return InvalidArgumentError("-g " + value + ": cohort-bench drives one GPU per process; "
+                                    "start one process per GPU (cohortrun -np N ... -g 1)");
+      }
+      o.gpus = static_cast<int>(v);
+      return Status::Ok();
+    }
     case 'd':
       o.all_dtypes = value == "all";
       if (o.all_dtypes) {
@@ -192,6 +201,7 @@ std::string Usage(std::string_view program) {
          "  -d, --datatype T|all     f32 f64 f16 bf16 i8 u8 i32 i64, or nccl-tests' names (default float)\n"
          "  -o, --op OP|all          sum prod min max avg (default sum)\n"
          "  -r, --root R             root of broadcast and reduce (default 0)\n"
+         "  -g, --ngpus 0|1          1: buffers on a CUDA device (local rank mod GPU count)\n"
          "      --json FILE          also write the rows as JSON (rank 0)\n"
          "  -h, --help               this text\n"
          "Run under cohortrun, e.g.: cohortrun -np 4 " + p + " allreduce -b 8 -e 64M -f 4\n";

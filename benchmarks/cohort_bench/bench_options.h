@@ -1,6 +1,7 @@
 // Command line of cohort-bench, compatible with nccl-tests' *_perf programs:
 //   cohort-bench COLLECTIVE [-b minbytes] [-e maxbytes] [-f stepfactor] [-i stepbytes]
-//                [-n iters] [-w warmup] [-c 0|1] [-d dtype|all] [-o op|all] [-r root] [--json FILE]
+//                [-n iters] [-w warmup] [-c 0|1] [-d dtype|all] [-o op|all] [-r root] [-g 0|1]
+//                [--json FILE]
 // Short options also take their value attached (-b8) and long ones (--minbytes=8) as in
 // nccl-tests. Pure parsing; nothing here needs a communicator.
 #pragma once
@@ -30,6 +31,9 @@ struct BenchOptions {
   std::vector<ReduceOp> ops = {ReduceOp::kSum};
   bool all_ops = false;
   int root = 0;
+  // -g 1: buffers in CUDA device memory (GPU local_rank % visible devices), as nccl-tests does
+  // with one GPU per process; collectives then run through NCCL or the staged path.
+  int gpus = 0;
   std::string json_path;  // empty: no JSON
   bool help = false;      // -h: print Usage() and exit 0
 };

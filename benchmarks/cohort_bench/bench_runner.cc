@@ -48,6 +48,9 @@ std::string BenchRunner::RankLine() const {
   for (const auto& [transport, n] : peers_by_transport) {
     line += " " + transport + " " + std::to_string(n);
   }
+  if (!device_.is_cpu()) {
+    line += " device " + device_.ToString() + " " + cuda::DeviceDescription(device_.index);
+  }
   return line;
 }
 
@@ -72,12 +75,16 @@ struct CallViews {
 };
 
 CallViews ViewsFor(const BufferLayout& layout, DataType dtype, bool in_place, int rank,
-                   char* send_base, char* recv_base) {
+                   char* send_base, char* recv_base, Device device = Device::Cpu()) {
   const size_t element = DataTypeSize(dtype);
   const auto r = static_cast<size_t>(rank);
   char* send = in_place ? recv_base + r * layout.send_inplace_offset * element : send_base;
   char* recv = in_place ? recv_base + r * layout.recv_inplace_offset * element : recv_base;
-  return {{send, layout.send_count, dtype}, {recv, layout.recv_count, dtype}};
+  return {{send, layout.send_count, dtype, device}, {recv, layout.recv_count, dtype, device}};
+}
+
+void ThrowIfFailed(const Status& status) {
+  if (!status.ok()) ThrowIfError(status);
 }
 
 uint64_t CaseSeed(size_t bytes, DataType dtype, ReduceOp op, bool in_place) {
@@ -88,6 +95,31 @@ uint64_t CaseSeed(size_t bytes, DataType dtype, ReduceOp op, bool in_place) {
 
 }  // namespace
 
+void BenchRunner::SetUpDevice() {
+  if (options_.gpus == 0) return;
+  const int visible = cuda::DeviceCount();
+  device_ = Device::Cuda(visible > 0 ? comm_.local_rank() % visible : 0);
+  ThrowIfFailed(cuda::CheckDevice(device_, comm_.rank()));
+  Result<cuda::DeviceBuffer> send = cuda::DeviceBuffer::Allocate(device_.index, send_->size);
+  ThrowIfFailed(send.status());
+  Result<cuda::DeviceBuffer> recv = cuda::DeviceBuffer::Allocate(device_.index, recv_->size);
+  ThrowIfFailed(recv.status());
+  device_send_ = std::move(*send);
+  device_recv_ = std::move(*recv);
+}
+
+void BenchRunner::SyncDevice(bool to_device) {
+  if (device_.is_cpu()) return;
+  if (to_device) {
+    ThrowIfFailed(cuda::MemcpyAsync(device_send_.data(), send_->data, send_->size, nullptr));
+    ThrowIfFailed(cuda::MemcpyAsync(device_recv_.data(), recv_->data, recv_->size, nullptr));
+  } else {
+    ThrowIfFailed(cuda::MemcpyAsync(send_->data, device_send_.data(), send_->size, nullptr));
+    ThrowIfFailed(cuda::MemcpyAsync(recv_->data, device_recv_.data(), recv_->size, nullptr));
+  }
+  ThrowIfFailed(cuda::StreamSynchronize(nullptr));
+}
+
 long long BenchRunner::CheckOnce(const BufferLayout& layout, DataType dtype, ReduceOp op,
                                  bool in_place) {
   CheckCase c{options_.collective, dtype, op, options_.root, comm_.rank(), comm_.size(),
@@ -96,7 +128,18 @@ long long BenchRunner::CheckOnce(const BufferLayout& layout, DataType dtype, Red
   // Unwritten output shows up as the sentinel; in place, the input is then written over it.
   FillSentinel(recv_->data, std::max(layout.send_count, layout.recv_count), dtype);
   FillCheckInput(c, v.send.data);
-  Call(v.send, v.recv, op);
+  if (device_.is_cpu()) {
+    Call(v.send, v.recv, op);
+  } else {
+    // Same values through device memory: host buffers are copied in, the call runs on the
+    // device twins, and the results come back for the host-side check.
+    SyncDevice(true);
+    const CallViews d = ViewsFor(layout, dtype, in_place, comm_.rank(),
+                                 static_cast<char*>(device_send_.data()),
+                                 static_cast<char*>(device_recv_.data()), device_);
+    Call(d.send, d.recv, op);
+    SyncDevice(false);
+  }
   long long wrong = static_cast<long long>(CheckOutput(c, v.recv.data).wrong);
   if (!in_place) wrong += static_cast<long long>(CheckInputUnchanged(c, v.send.data).wrong);
   comm_.allreduce({&wrong, 1, DataType::kI64}, ReduceOp::kSum);
@@ -107,9 +150,16 @@ Measured BenchRunner::Measure(const BufferLayout& layout, DataType dtype, Reduce
                               bool in_place) {
   CheckCase c{options_.collective, dtype, op, options_.root, comm_.rank(), comm_.size(),
               layout.count, CaseSeed(layout.bytes, dtype, op, in_place)};
-  const CallViews v = ViewsFor(layout, dtype, in_place, comm_.rank(), send_->data, recv_->data);
+  const CallViews host = ViewsFor(layout, dtype, in_place, comm_.rank(), send_->data,
+                                  recv_->data);
   // Timed runs use the same well-behaved values as checks (no NaN or denormal slow paths).
-  FillCheckInput(c, v.send.data);
+  FillCheckInput(c, host.send.data);
+  SyncDevice(true);
+  const CallViews v = device_.is_cpu()
+                          ? host
+                          : ViewsFor(layout, dtype, in_place, comm_.rank(),
+                                     static_cast<char*>(device_send_.data()),
+                                     static_cast<char*>(device_recv_.data()), device_);
   for (int i = 0; i < options_.warmup_iters; ++i) Call(v.send, v.recv, op);
   comm_.barrier();
   const auto start = std::chrono::steady_clock::now();
@@ -135,6 +185,9 @@ int BenchRunner::Run() {
                               std::to_string(comm_.size()) + "-rank job (-r 0.." +
                               std::to_string(comm_.size() - 1) + ")");
   }
+  send_ = std::make_unique<Buffer>(options_.max_bytes);
+  recv_ = std::make_unique<Buffer>(options_.max_bytes);
+  SetUpDevice();
   // Every rank's line for the header, gathered as fixed-size records.
   constexpr size_t kLine = 256;
   std::vector<char> mine(kLine, '\0'), all(kLine * static_cast<size_t>(comm_.size()), '\0');
@@ -152,8 +205,6 @@ int BenchRunner::Run() {
     std::fflush(stdout);
   }
 
-  send_ = std::make_unique<Buffer>(options_.max_bytes);
-  recv_ = std::make_unique<Buffer>(options_.max_bytes);
   const std::vector<size_t> sizes = SizeList(options_.min_bytes, options_.max_bytes,
                                              options_.step_factor, options_.step_bytes);
   std::vector<BenchRow> rows;
@@ -195,6 +246,9 @@ int BenchRunner::Run() {
   const double avg_busbw = busbw_count ? busbw_sum / busbw_count : 0.0;
   if (printer) {
     std::fputs(FormatFooter(wrong_total, avg_busbw, options_.collective).c_str(), stdout);
+    if (!device_.is_cpu()) {
+      std::printf("# collectives on CUDA buffers: %s\n", comm_.cuda_path().c_str());
+    }
     std::fflush(stdout);
     if (!options_.json_path.empty()) {
       std::ofstream json(options_.json_path);

@@ -13,6 +13,7 @@
 #include "benchmarks/cohort_bench/bench_math.h"
 #include "benchmarks/cohort_bench/bench_options.h"
 #include "runtime/comm/communicator.h"
+#include "runtime/device/cuda_runtime.h"
 
 namespace cohort::bench {
 
@@ -33,6 +34,13 @@ class BenchRunner {
   Measured Measure(const BufferLayout& layout, DataType dtype, ReduceOp op, bool in_place);
   void Call(const BufferView& send, const BufferView& recv, ReduceOp op);
   long long CheckOnce(const BufferLayout& layout, DataType dtype, ReduceOp op, bool in_place);
+  // -g 1: picks the device and allocates device buffers the size of the host ones.
+  void SetUpDevice();
+  // -g 1: copies both host buffers to the device (true) or back (false); otherwise nothing.
+  void SyncDevice(bool to_device);
+
+  Device device_ = Device::Cpu();
+  cuda::DeviceBuffer device_send_, device_recv_;
 
   Communicator& comm_;
   BenchOptions options_;

@@ -90,6 +90,18 @@ class Communicator {
 
   // The last algorithm chosen for each collective, e.g. "ring" (for logs and benchmarks).
   virtual std::string last_algorithm() const = 0;
+
+  // ---- CUDA buffers ----
+  // Collectives accept buffers on a CUDA device (BufferView::device). With NCCL they are
+  // enqueued on a stream as NCCL does: the call returns once the work is on the stream, later
+  // work on that stream sees the result, and the Work ends when the stream reaches it. Without
+  // NCCL (staged through host memory) the Work ends once results are back on the device.
+  // The stream is `stream` (a cudaStream_t) for calls made after this; nullptr (the default)
+  // means this communicator's own stream per device, ordered after the legacy default stream.
+  virtual void set_cuda_stream(void* stream) = 0;
+  // How collectives on CUDA buffers run here: "nccl 2.28.3 (...)", "staged through pinned host
+  // memory (...)", or "" before the first such call.
+  virtual std::string cuda_path() const = 0;
 };
 
 // The process-wide default communicator, created on first call from the environment.

@@ -25,6 +25,7 @@ WorkPtr CommunicatorImpl::EnqueueCollective(CollectiveKind kind, const BufferVie
     entry.args = *args;
   }
   entry.type = Op::Type::kCollective;
+  if (!entry.args.device.is_cpu()) return EnqueueCuda(std::move(entry));
   return Enqueue(std::move(entry));
 }
 
@@ -39,6 +40,8 @@ WorkPtr CommunicatorImpl::EnqueuePointToPoint(Op::Type type, const BufferView& b
   entry.bytes = buffer.bytes();
   entry.args.dtype = buffer.dtype;
   entry.args.count = buffer.count;
+  entry.args.device = buffer.device;
+  if (!buffer.device.is_cpu()) return EnqueueCuda(std::move(entry));
   return Enqueue(std::move(entry));
 }
 

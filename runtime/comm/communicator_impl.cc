@@ -24,6 +24,7 @@ CommunicatorImpl::CommunicatorImpl(const Config& config, const Identity& identit
       sends_to_(static_cast<size_t>(identity.size), 0),
       recvs_from_(static_cast<size_t>(identity.size), 0) {
   workspace_.chunk_bytes = config_.chunk_bytes;
+  cuda_ = std::make_unique<CudaCollectives>(config_, rank_, size_, store_);
 }
 
 Result<std::unique_ptr<CommunicatorImpl>> CommunicatorImpl::Make(const Config& config,
@@ -172,13 +173,23 @@ void CommunicatorImpl::Execute(Op& op) {
     return;
   }
   history_.SetState(op.history, OpHistory::State::kRunning);
-  if (op.type == Op::Type::kCollective) {
+  if (op.type == Op::Type::kCollective || op.device_path == Op::DevicePath::kNccl) {
     Finish(op.work, op.history, Run(op));
     return;
   }
-  in_flight_.push_back(InFlight{Request{}, op.work, op.history, op.description,
-                                Deadline::After(config_.timeout)});
-  InFlight& entry = in_flight_.back();
+  InFlight& entry = in_flight_.emplace_back();
+  entry.work = op.work;
+  entry.history = op.history;
+  entry.description = op.description;
+  entry.deadline = Deadline::After(config_.timeout);
+  if (op.device_path == Op::DevicePath::kStaged) {
+    Status posted = PostStaged(op, entry);
+    if (!posted.ok() && !entry.request.done) {
+      entry.request.done = true;
+      entry.request.status = posted;
+    }
+    return;
+  }
   Link* link = links_[static_cast<size_t>(op.peer)].get();
   Status posted = op.type == Op::Type::kSend
                       ? link->PostSend(op.tag, op.data, op.bytes, &entry.request)
@@ -190,6 +201,7 @@ void CommunicatorImpl::Execute(Op& op) {
 }
 
 Status CommunicatorImpl::Run(Op& op) {
+  if (op.device_path != Op::DevicePath::kNone) return RunCuda(op);
   if (config_.check_fingerprints) COHORT_RETURN_IF_ERROR(CheckFingerprints(op));
   peer_io_->BeginOp(op.tag, op.description, config_.timeout);
   std::string algorithm;
@@ -273,6 +285,7 @@ void CommunicatorImpl::abort(const std::string& reason) {
   aborted_.store(true);
   wake_.store(true);
   queue_cv_.notify_all();
+  cuda_->Abort();  // NCCL work already on a stream ends too
 }
 
 // ---- split ----

@@ -17,6 +17,7 @@
 
 #include "collectives/collective_args.h"
 #include "runtime/comm/comm_peer_io.h"
+#include "runtime/comm/cuda_collectives.h"
 #include "runtime/comm/fingerprint.h"
 #include "runtime/comm/communicator.h"
 #include "runtime/comm/op_history.h"
@@ -62,6 +63,8 @@ class CommunicatorImpl final : public Communicator {
   std::unique_ptr<Communicator> split(int color, int key) override;
   void abort(const std::string& reason) override;
   std::string last_algorithm() const override;
+  void set_cuda_stream(void* stream) override;
+  std::string cuda_path() const override;
 
   // Keeps an object (e.g. the store server hosted by rank 0) alive as long as this communicator.
   void KeepAlive(std::shared_ptr<void> object) { keep_alive_.push_back(std::move(object)); }
@@ -78,6 +81,9 @@ class CommunicatorImpl final : public Communicator {
     std::string description;
     size_t history = 0;
     WorkPtr work;
+    // CUDA buffers: how this op runs, and the event it waits for (see cuda_collectives.h).
+    enum class DevicePath { kNone, kNccl, kStaged } device_path = DevicePath::kNone;
+    std::shared_ptr<cuda::Event> device_event;
   };
 
   CommunicatorImpl(const Config& config, const Identity& identity,
@@ -88,6 +94,11 @@ class CommunicatorImpl final : public Communicator {
                             ReduceOp op, int root);
   WorkPtr EnqueuePointToPoint(Op::Type type, const BufferView& buffer, int peer);
   WorkPtr Enqueue(Op op);
+  // communicator_cuda.cc: CUDA buffers go to NCCL at once (stream order) or are queued for the
+  // staged path with an input-ready event.
+  WorkPtr EnqueueCuda(Op op);
+  Status RunCuda(Op& op);
+  Status CancelledStatus();
   static WorkPtr FailedWork(std::string description, Status status);
 
   // A posted point-to-point message: it stays in flight while later operations run (like
@@ -98,7 +109,14 @@ class CommunicatorImpl final : public Communicator {
     size_t history = 0;
     std::string description;
     Deadline deadline = Deadline::Never();
+    // Staged CUDA messages: the pinned copy, and where a received one goes on the device.
+    cuda::PinnedBuffer staging;
+    void* device_destination = nullptr;
+    int device = -1;
   };
+  // Staged point-to-point: copies a send to pinned memory, or posts a receive into pinned memory
+  // that is copied to the device when it completes.
+  Status PostStaged(Op& op, InFlight& entry);
 
   void ProgressLoop();
   void Execute(Op& op);
@@ -134,6 +152,8 @@ class CommunicatorImpl final : public Communicator {
   Workspace workspace_;
   OpHistory history_;
   std::vector<std::shared_ptr<void>> keep_alive_;
+  std::unique_ptr<CudaCollectives> cuda_;
+  std::mutex cuda_issue_mutex_;  // NCCL calls are issued in call order, like sequence numbers
 
   // Queue shared with the progress thread.
   std::mutex mutex_;

@@ -14,6 +14,11 @@ void CommunicatorImpl::ReapPointToPoint() {
       continue;
     }
     Status status = it->request.status;
+    if (status.ok() && it->device_destination != nullptr) {
+      // A staged CUDA receive: the message is in pinned memory; move it to the device.
+      status = cuda_->CopyIn(it->device, it->device_destination, it->staging.data(),
+                             it->staging.bytes(), it->deadline);
+    }
     if (!status.ok()) {
       status = Status(status.code(), it->description + " failed on rank " +
                                          std::to_string(rank_) + ": " + status.message());

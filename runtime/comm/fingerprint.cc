@@ -12,6 +12,7 @@ Fingerprint MakeFingerprint(uint64_t sequence, const CollectiveArgs& args) {
   fp.dtype = static_cast<uint8_t>(args.dtype);
   fp.op = IsReduction(args.kind) ? static_cast<uint8_t>(args.op) : 0xff;
   fp.root = HasRoot(args.kind) ? args.root : -1;
+  fp.device_kind = static_cast<uint8_t>(args.device.kind);
   return fp;
 }
 
@@ -23,6 +24,7 @@ std::string DescribeFingerprint(const Fingerprint& fp) {
          std::string(DataTypeName(static_cast<DataType>(fp.dtype)));
   if (fp.op != 0xff) out += ", " + std::string(ReduceOpName(static_cast<ReduceOp>(fp.op)));
   if (fp.root >= 0) out += ", root " + std::to_string(fp.root);
+  if (fp.device_kind == static_cast<uint8_t>(Device::Kind::kCuda)) out += ", CUDA buffers";
   return out + ")";
 }
 
@@ -34,7 +36,7 @@ Status CompareFingerprints(std::span<const Fingerprint> all_ranks) {
         DescribeFingerprint(all_ranks[0]) + " but rank " + std::to_string(r) + " called " +
         DescribeFingerprint(all_ranks[r]) +
         "; every rank must call the same collectives in the same order with the same count, "
-        "dtype, op and root");
+        "dtype, op, root and device kind");
   }
   return Status::Ok();
 }

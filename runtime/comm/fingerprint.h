@@ -19,7 +19,7 @@ struct Fingerprint {
   uint8_t kind = 0;
   uint8_t dtype = 0;
   uint8_t op = 0;     // 0xff where the collective does not reduce
-  uint8_t reserved = 0;
+  uint8_t device_kind = 0;  // Device::Kind of the buffers (cpu, cuda)
 };
 static_assert(sizeof(Fingerprint) == 24, "fingerprints cross the wire as raw bytes");
 

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "collectives/args_check.h"
+#include "runtime/device/cuda_runtime.h"
 
 namespace cohort {
 
@@ -12,11 +13,24 @@ std::string Where(const CallShape& shape) {
   return std::string(CollectiveName(shape.kind)) + " on rank " + std::to_string(shape.rank) + ": ";
 }
 
+// A CUDA buffer must be on a device this rank can use, and its pointer must really be memory
+// of that device (a host pointer described as CUDA would crash inside a kernel or NCCL).
 Status CheckDevice(const CallShape& shape, const BufferView& buffer, const char* role) {
   if (buffer.device.is_cpu()) return Status::Ok();
-  return UnimplementedError(Where(shape) + role + " buffer is on " + buffer.device.ToString() +
-                            ", but this build of cohort moves CPU buffers only; copy the data "
-                            "to host memory or use a build with CUDA support");
+  Status usable = cuda::CheckDevice(buffer.device, shape.rank);
+  if (!usable.ok()) {
+    return Status(usable.code(), Where(shape) + role + " buffer: " + usable.message());
+  }
+  if (buffer.data == nullptr || buffer.count == 0) return Status::Ok();
+  Device actual = cuda::PointerDevice(buffer.data);
+  if (actual != buffer.device) {
+    return InvalidArgumentError(Where(shape) + role + " buffer is described as " +
+                                buffer.device.ToString() + " but its pointer is " +
+                                (actual.is_cpu() ? std::string("host memory")
+                                                 : "memory of " + actual.ToString()) +
+                                "; describe the buffer with the device it lives on");
+  }
+  return Status::Ok();
 }
 
 Status CheckCount(const CallShape& shape, const char* what, size_t got, size_t expected,
@@ -36,6 +50,11 @@ Result<CollectiveArgs> ValidateCollective(const CallShape& shape, const BufferVi
   // Which buffers this rank really uses.
   const bool uses_send = !(shape.kind == CollectiveKind::kBroadcast && !is_root);
   const bool uses_recv = !(shape.kind == CollectiveKind::kReduce && !is_root);
+  if (uses_send && uses_recv && send.device != recv.device) {
+    return InvalidArgumentError(Where(shape) + "send buffer is on " + send.device.ToString() +
+                                " but recv buffer is on " + recv.device.ToString() +
+                                "; both must be on the same device");
+  }
   if (uses_send) COHORT_RETURN_IF_ERROR(CheckDevice(shape, send, "send"));
   if (uses_recv) COHORT_RETURN_IF_ERROR(CheckDevice(shape, recv, "recv"));
   if (uses_send && uses_recv && send.dtype != recv.dtype) {
@@ -51,6 +70,7 @@ Result<CollectiveArgs> ValidateCollective(const CallShape& shape, const BufferVi
   args.dtype = uses_send ? send.dtype : recv.dtype;
   args.op = op;
   args.root = root;
+  args.device = uses_send ? send.device : recv.device;
   switch (shape.kind) {
     case CollectiveKind::kAllreduce:
       COHORT_RETURN_IF_ERROR(CheckCount(shape, "recv", recv.count, send.count, "same as send"));

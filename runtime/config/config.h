@@ -16,6 +16,9 @@
 namespace cohort {
 
 enum class TransportChoice { kAuto, kShm, kTcp };
+// How collectives on CUDA buffers run: NCCL when it loads (auto), NCCL or an error (nccl), or
+// staged through pinned host memory into the CPU path (staged; slow, always available).
+enum class CudaBackendChoice { kAuto, kNccl, kStaged };
 
 struct Config {
   std::chrono::milliseconds timeout{600'000};  // COHORT_TIMEOUT: every blocking wait
@@ -29,6 +32,9 @@ struct Config {
   std::chrono::milliseconds connect_timeout{60'000};  // COHORT_CONNECT_TIMEOUT
   std::string job_id;                          // COHORT_JOB_ID: names shm segments
   std::string secret;                          // COHORT_JOB_SECRET: never logged, never in argv
+  CudaBackendChoice cuda_backend = CudaBackendChoice::kAuto;  // COHORT_CUDA_BACKEND
+  std::string nccl_library;                    // COHORT_NCCL_LIBRARY: path of libnccl.so.2
+  size_t staging_chunk_bytes = 4u << 20;       // COHORT_STAGING_CHUNK_BYTES: staged-path unit
 };
 
 // One row of the settings table.

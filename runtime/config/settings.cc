@@ -106,6 +106,25 @@ Status ParseJobId(const std::string& v, Config* c) {
   return Status::Ok();
 }
 
+Status ParseCudaBackend(const std::string& v, Config* c) {
+  std::string choice = Lower(v);
+  if (choice == "auto") c->cuda_backend = CudaBackendChoice::kAuto;
+  else if (choice == "nccl") c->cuda_backend = CudaBackendChoice::kNccl;
+  else if (choice == "staged") c->cuda_backend = CudaBackendChoice::kStaged;
+  else return InvalidArgumentError("expected auto, nccl or staged");
+  return Status::Ok();
+}
+
+Status ParseNcclLibrary(const std::string& v, Config* c) {
+  // Whether it loads is checked (with the paths tried) when a CUDA collective first needs it.
+  c->nccl_library = v;
+  return Status::Ok();
+}
+
+Status ParseStagingChunkBytes(const std::string& v, Config* c) {
+  return ParseMinBytes(v, 4096, &c->staging_chunk_bytes);
+}
+
 Status ParseSecret(const std::string& v, Config* c) {
   c->secret = v;
   return Status::Ok();
@@ -137,6 +156,16 @@ const std::vector<Setting>& Table() {
       {{"COHORT_JOB_ID", {}, "(set by the launcher)",
         "Job name; prefixes shared-memory segments so jobs do not collide"},
        ParseJobId},
+      {{"COHORT_CUDA_BACKEND", {}, "auto",
+        "Collectives on CUDA buffers: auto (NCCL when libnccl.so.2 loads, else staged), nccl "
+        "(an error without NCCL), staged (through pinned host memory and the CPU path; slow)"},
+       ParseCudaBackend},
+      {{"COHORT_NCCL_LIBRARY", {}, "libnccl.so.2",
+        "NCCL library to load at run time (a path, or a name the dynamic loader finds)"},
+       ParseNcclLibrary},
+      {{"COHORT_STAGING_CHUNK_BYTES", {}, "4MiB",
+        "Pipelining unit of the staged CUDA path (device-host copies overlap communication)"},
+       ParseStagingChunkBytes},
       {{"COHORT_JOB_SECRET", {}, "(set by the launcher)",
         "Secret that every store and link connection must prove; never printed", true},
        ParseSecret},

@@ -118,8 +118,9 @@ TEST(Communicator, ArgumentErrorsAreClearAndDoNotBreakTheCommunicator) {
     EXPECT_THROW(comm.broadcast({a.data(), 4, DataType::kI32}, 5), InvalidArgument);
     EXPECT_THROW(comm.send({a.data(), 4, DataType::kI32}, comm.rank()), InvalidArgument);
     EXPECT_THROW(comm.allreduce({nullptr, 4, DataType::kI32}, ReduceOp::kSum), InvalidArgument);
+    // A host pointer described as CUDA memory: refused whether or not a GPU is visible.
     EXPECT_THROW(comm.allreduce({a.data(), 4, DataType::kI32, Device::Cuda(0)}, ReduceOp::kSum),
-                 UnsupportedError);
+                 InvalidArgument);
     // Still usable afterwards.
     int32_t one = 1;
     comm.allreduce({&one, 1, DataType::kI32}, ReduceOp::kSum);
