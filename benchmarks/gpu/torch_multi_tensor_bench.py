@@ -79,7 +79,7 @@ class Bench:
                 torch.cuda.synchronize()
             host.append((time.perf_counter() - begin) * 1e6)
         torch.cuda.synchronize()
-        times = [1000.0 * stop.elapsed_time(start) for start, stop in zip(starts, stops)]
+        times = [1000.0 * start.elapsed_time(stop) for start, stop in zip(starts, stops)]
         return statistics.median(times), statistics.median(host)
 
     def add(self, kernel, dtype, shard_bytes, nbytes, time_us, tensors=1, k=0, host_us=0.0):

@@ -63,7 +63,9 @@ template <typename T, typename A>
 __device__ __forceinline__ void SumSquares(const T* data, uint64_t first, uint64_t last,
                                            uint32_t head, A& sum, bool& non_finite) {
   constexpr int V = static_cast<int>(16 / sizeof(T));
-  constexpr int U = 4;
+  // 128 bytes of loads in flight per thread, and one accumulator per vector so the adds do not
+  // form one long dependency chain (read-only kernels need more in flight than copies).
+  constexpr int U = 8;
   const uint32_t tid = threadIdx.x;
   // Elements are aligned to their size, so head < V always exists (see MultiTensorL2Norm).
   const uint64_t aligned = first + head < last ? first + head : last;
@@ -72,6 +74,7 @@ __device__ __forceinline__ void SumSquares(const T* data, uint64_t first, uint64
   if (tid < aligned - first) AddSquare(data[first + tid], sum, non_finite);
   if (tid < last - tail) AddSquare(data[tail + tid], sum, non_finite);
   const T* vdata = data + aligned;
+  A partial[U] = {};
   for (uint64_t v = tid; v < vectors; v += U * kBlockThreads) {
     Vec<T, V> x[U];
 #pragma unroll
@@ -82,10 +85,13 @@ __device__ __forceinline__ void SumSquares(const T* data, uint64_t first, uint64
     for (int u = 0; u < U; ++u) {
       if (v + u * kBlockThreads < vectors) {
 #pragma unroll
-        for (int e = 0; e < V; ++e) AddSquare(x[u].v[e], sum, non_finite);
+        for (int e = 0; e < V; ++e) AddSquare(x[u].v[e], partial[u], non_finite);
       }
     }
   }
+  // A fixed order of combination keeps the result deterministic.
+#pragma unroll
+  for (int u = 0; u < U; ++u) sum += partial[u];
 }
 
 template <typename T, typename A>

@@ -70,7 +70,7 @@ for np in 2 4; do
 done
 for c in $collectives; do
   step "nccl_np1_$c" 120 "$bin/cohortrun" -np 1 --timeout 110 -x COHORT_CUDA_BACKEND=nccl \
-    "$bin/cohort-bench" "$c" -b 8 -e 64M -f 8 -g 1 -c 1 -n 5 -w 2 -d all -o all
+    "$bin/cohort-bench" "$c" -b 8 -e 16M -f 8 -g 1 -c 1 -n 5 -w 2 -d all -o all
 done
 
 # 3. Benchmarks.
