@@ -136,12 +136,6 @@ Result<Stream> Stream::Create(int device, bool blocking) {
   return stream;
 }
 
-Stream& Stream::operator=(Stream&& other) noexcept {
-  std::swap(handle_, other.handle_);
-  std::swap(device_, other.device_);
-  return *this;
-}
-
 Stream::~Stream() {
   if (handle_ != nullptr) cudaStreamDestroy(static_cast<cudaStream_t>(handle_));
 }
@@ -157,11 +151,6 @@ Result<Event> Event::Create(int device, bool timing) {
   Event event;
   event.handle_ = handle;
   return event;
-}
-
-Event& Event::operator=(Event&& other) noexcept {
-  std::swap(handle_, other.handle_);
-  return *this;
 }
 
 Event::~Event() {
@@ -225,12 +214,6 @@ Result<PinnedBuffer> PinnedBuffer::Allocate(size_t bytes) {
   return buffer;
 }
 
-PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& other) noexcept {
-  std::swap(data_, other.data_);
-  std::swap(bytes_, other.bytes_);
-  return *this;
-}
-
 PinnedBuffer::~PinnedBuffer() {
   if (data_ != nullptr) cudaFreeHost(data_);
 }
@@ -245,13 +228,6 @@ Result<DeviceBuffer> DeviceBuffer::Allocate(int device, size_t bytes) {
   buffer.bytes_ = bytes;
   buffer.device_ = device;
   return buffer;
-}
-
-DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
-  std::swap(data_, other.data_);
-  std::swap(bytes_, other.bytes_);
-  std::swap(device_, other.device_);
-  return *this;
 }
 
 DeviceBuffer::~DeviceBuffer() {
@@ -279,17 +255,8 @@ Status Memcpy2DAsync(void*, size_t, const void*, size_t, size_t, size_t, void*) 
 }
 Status StreamSynchronize(void*) { return NotBuilt(); }
 Result<Stream> Stream::Create(int, bool) { return NotBuilt(); }
-Stream& Stream::operator=(Stream&& other) noexcept {
-  std::swap(handle_, other.handle_);
-  std::swap(device_, other.device_);
-  return *this;
-}
 Stream::~Stream() = default;
 Result<Event> Event::Create(int, bool) { return NotBuilt(); }
-Event& Event::operator=(Event&& other) noexcept {
-  std::swap(handle_, other.handle_);
-  return *this;
-}
 Event::~Event() = default;
 Status Event::Record(void*) { return NotBuilt(); }
 Status Event::BlockStream(void*) const { return NotBuilt(); }
@@ -297,22 +264,36 @@ Result<bool> Event::Query() const { return NotBuilt(); }
 Status Event::Wait(Deadline) const { return NotBuilt(); }
 Result<float> Event::ElapsedMs(const Event&) const { return NotBuilt(); }
 Result<PinnedBuffer> PinnedBuffer::Allocate(size_t) { return NotBuilt(); }
+PinnedBuffer::~PinnedBuffer() = default;
+Result<DeviceBuffer> DeviceBuffer::Allocate(int, size_t) { return NotBuilt(); }
+DeviceBuffer::~DeviceBuffer() = default;
+
+#endif
+
+// Move assignment swaps, so the moved-from object releases what this one held (both builds).
+Stream& Stream::operator=(Stream&& other) noexcept {
+  std::swap(handle_, other.handle_);
+  std::swap(device_, other.device_);
+  return *this;
+}
+
+Event& Event::operator=(Event&& other) noexcept {
+  std::swap(handle_, other.handle_);
+  return *this;
+}
+
 PinnedBuffer& PinnedBuffer::operator=(PinnedBuffer&& other) noexcept {
   std::swap(data_, other.data_);
   std::swap(bytes_, other.bytes_);
   return *this;
 }
-PinnedBuffer::~PinnedBuffer() = default;
-Result<DeviceBuffer> DeviceBuffer::Allocate(int, size_t) { return NotBuilt(); }
+
 DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
   std::swap(data_, other.data_);
   std::swap(bytes_, other.bytes_);
   std::swap(device_, other.device_);
   return *this;
 }
-DeviceBuffer::~DeviceBuffer() = default;
-
-#endif
 
 Status CheckDevice(Device device, int rank) {
   if (device.is_cpu()) return Status::Ok();
