@@ -298,6 +298,11 @@ DeviceBuffer& DeviceBuffer::operator=(DeviceBuffer&& other) noexcept {
 Status CheckDevice(Device device, int rank) {
   if (device.is_cpu()) return Status::Ok();
   const std::string who = "rank " + std::to_string(rank);
+  if (!Built()) {  // not a property of this host: no GPU would help, so say what would
+    return UnimplementedError(device.ToString() + " buffer on " + who +
+                              ", but cohort was built without CUDA; pass CPU buffers, or "
+                              "rebuild on a host with nvcc (COHORT_WITH_CUDA=ON)");
+  }
   int count = DeviceCount();
   if (count == 0) {
     return InvalidArgumentError("no CUDA device visible to " + who + " (" + NoDeviceReason() +

@@ -287,10 +287,15 @@ class FakeCudaTensor:
         return (2, 0)
 
 
-def test_cuda_buffer_is_not_implemented(ct):
+def test_cuda_buffer_without_cuda_is_a_clear_error(ct):
     if torch.cuda.is_available():
-        pytest.skip("a CUDA build may move CUDA tensors")
-    with pytest.raises(NotImplementedError, match="(?i)cpu"):
+        pytest.skip("this host has a GPU: CUDA tensors are moved, not refused")
+    if cohort._C.built_with_cuda:
+        # A CUDA build on a host without a usable device names the rank and says what to do.
+        expected, pattern = ValueError, f"no CUDA device visible to rank {ct.rank()}.*CPU buffers"
+    else:
+        expected, pattern = NotImplementedError, "(?i)cpu"
+    with pytest.raises(expected, match=pattern):
         cohort._C.allreduce(FakeCudaTensor(), None, cohort.OP_SUM)
     assert float(ct.allreduce(torch.ones(1), op=ct.Sum)) == ct.size()  # still healthy
 

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "buffer_from_python.h"
+#include "cohort/build_config.h"
 #include "errors.h"
 #include "handle.h"
 #include "runtime/cohort.h"
@@ -200,6 +201,8 @@ PYBIND11_MODULE(_C, m) {
   namespace cp = cohort::python;
   m.doc() = "cohort's C++ core: collectives over the process-wide communicator";
   m.attr("__version__") = COHORT_VERSION;
+  // Whether this build can move CUDA buffers at all (a device is still needed at run time).
+  m.attr("built_with_cuda") = static_cast<bool>(COHORT_HAVE_CUDA);
   cp::RegisterExceptions(m);
 
   m.def(
