@@ -59,6 +59,8 @@ size_t Index(DataType dtype) { return static_cast<size_t>(dtype); }
 
 }  // namespace
 
+const KernelTable& detail::ActiveTable() { return Active(); }
+
 void Reduce(void* dst, const void* src, size_t count, DataType dtype, ReduceOp op) {
   Active().reduce_copy[Index(dtype)](dst, dst, src, count, op);
 }

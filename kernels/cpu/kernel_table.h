@@ -34,6 +34,9 @@ struct Avx512Extensions {
   bool fp16 = false;  // AVX512_FP16: native f16 arithmetic
 };
 
+// The table reduce.h's functions route through (dispatch.cc), for kernels built from its entries.
+const KernelTable& ActiveTable();
+
 KernelTable PortableKernels();
 KernelTable Avx2Kernels();
 KernelTable Avx512Kernels(const Avx512Extensions& extensions);

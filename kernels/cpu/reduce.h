@@ -19,6 +19,12 @@ namespace cohort::kernels {
 void Reduce(void* dst, const void* src, size_t count, DataType dtype, ReduceOp op);
 // dst[i] = a[i] op b[i]   (saves the copy a separate memcpy + Reduce would cost)
 void ReduceCopy(void* dst, const void* a, const void* b, size_t count, DataType dtype, ReduceOp op);
+// dst[i] = srcs[0][i] op srcs[1][i] op ... op srcs[num_srcs-1][i], combined left to right, in
+// one pass over dst (blocks stay in L1 while every source is folded in). f16/bf16 accumulate in
+// f32 and round once, so the result does not depend on how the sources were grouped into calls.
+// dst may equal any source exactly. num_srcs == 1 is a copy; num_srcs == 0 does nothing.
+void ReduceMany(void* dst, const void* const* srcs, size_t num_srcs, size_t count, DataType dtype,
+                ReduceOp op);
 // dst[i] = dst[i] * factor, for floating-point dtypes (avg); integer dtypes are left unchanged.
 void Scale(void* dst, size_t count, DataType dtype, double factor);
 

@@ -102,6 +102,48 @@ void Reduce(void* dst, const void* src, size_t count, DataType dtype, ReduceOp o
   ReduceCopy(dst, dst, src, count, dtype, op);
 }
 
+namespace {
+
+template <typename T>
+void ReduceManyTyped(void* dst, const void* const* srcs, size_t num_srcs, size_t count, ReduceOp op) {
+  for (size_t i = 0; i < count; ++i) {
+    T acc = Load<T>(srcs[0], i);
+    for (size_t j = 1; j < num_srcs; ++j) acc = Combine<T>(acc, Load<T>(srcs[j], i), op);
+    Store<T>(dst, i, acc);
+  }
+}
+
+template <float (*Widen)(uint16_t), uint16_t (*Narrow)(float)>
+void ReduceManyHalf(void* dst, const void* const* srcs, size_t num_srcs, size_t count, ReduceOp op) {
+  for (size_t i = 0; i < count; ++i) {
+    float acc = Widen(Load<uint16_t>(srcs[0], i));
+    for (size_t j = 1; j < num_srcs; ++j) acc = Combine<float>(acc, Widen(Load<uint16_t>(srcs[j], i)), op);
+    Store<uint16_t>(dst, i, Narrow(acc));
+  }
+}
+
+}  // namespace
+
+void ReduceMany(void* dst, const void* const* srcs, size_t num_srcs, size_t count, DataType dtype,
+                ReduceOp op) {
+  if (num_srcs == 0) return;
+  if (num_srcs == 1) {  // a copy: bits unchanged, signaling NaNs included
+    if (dst != srcs[0]) std::memmove(dst, srcs[0], count * DataTypeSize(dtype));
+    return;
+  }
+  switch (dtype) {
+    case DataType::kF32: return ReduceManyTyped<float>(dst, srcs, num_srcs, count, op);
+    case DataType::kF64: return ReduceManyTyped<double>(dst, srcs, num_srcs, count, op);
+    case DataType::kF16: return ReduceManyHalf<WidenHalf, NarrowHalf>(dst, srcs, num_srcs, count, op);
+    case DataType::kBF16:
+      return ReduceManyHalf<WidenBFloat16, NarrowBFloat16>(dst, srcs, num_srcs, count, op);
+    case DataType::kI8: return ReduceManyTyped<int8_t>(dst, srcs, num_srcs, count, op);
+    case DataType::kU8: return ReduceManyTyped<uint8_t>(dst, srcs, num_srcs, count, op);
+    case DataType::kI32: return ReduceManyTyped<int32_t>(dst, srcs, num_srcs, count, op);
+    case DataType::kI64: return ReduceManyTyped<int64_t>(dst, srcs, num_srcs, count, op);
+  }
+}
+
 void Scale(void* dst, size_t count, DataType dtype, double factor) {
   switch (dtype) {
     case DataType::kF32:

@@ -13,6 +13,8 @@ namespace cohort::kernels::reference {
 
 void Reduce(void* dst, const void* src, size_t count, DataType dtype, ReduceOp op);
 void ReduceCopy(void* dst, const void* a, const void* b, size_t count, DataType dtype, ReduceOp op);
+void ReduceMany(void* dst, const void* const* srcs, size_t num_srcs, size_t count, DataType dtype,
+                ReduceOp op);
 void Scale(void* dst, size_t count, DataType dtype, double factor);
 
 void HalfToFloat(float* dst, const uint16_t* src, size_t count);
