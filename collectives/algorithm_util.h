@@ -16,6 +16,7 @@ namespace cohort::detail {
 // Workspace slots, one role each, so that algorithms built from others never collide.
 inline constexpr int kPipelineSlot = 0;  // ReducePipeline's receive chunks
 inline constexpr int kStagingSlot = 1;   // accumulators and staged copies of whole buffers
+inline constexpr int kPointerSlot = 2;   // the source pointer arrays of the direct shm algorithms
 
 inline std::byte* ElementPtr(void* base, size_t index, size_t element_bytes) {
   return static_cast<std::byte*>(base) + index * element_bytes;

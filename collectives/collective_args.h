@@ -17,6 +17,14 @@
 
 namespace cohort {
 
+class SharedArena;
+
+// What an algorithm's applicability may depend on besides its arguments.
+struct World {
+  int size = 1;
+  const SharedArena* arena = nullptr;  // PeerIo::arena(): every rank on one host, shm arena on
+};
+
 struct CollectiveArgs {
   CollectiveKind kind = CollectiveKind::kAllreduce;
   const void* send = nullptr;

@@ -1,10 +1,13 @@
 // PeerIo: all an algorithm knows of the world. Posts non-blocking sends and receives to ranks of
 // the communicator and waits for them; whether bytes cross shared memory or TCP is invisible here.
 // Messages between two ranks match in posting order per direction (see runtime/transport/link.h).
+// When every rank of the communicator shares one host, it also offers a SharedArena through
+// which the direct algorithms (shm_*.cc) read each other's data without messages.
 #pragma once
 
 #include <cstddef>
 
+#include "collectives/shared_arena.h"
 #include "runtime/base/status.h"
 
 namespace cohort {
@@ -23,6 +26,10 @@ class PeerIo {
   // Waits for every request posted since the last WaitAll. Fails (naming the peer) if a peer
   // died, sent something that does not match, or the communicator's timeout passed.
   virtual Status WaitAll() = 0;
+
+  // The arena of all ranks of this world (arena rank == rank), or null when some rank is on
+  // another host or shared memory is off.
+  virtual SharedArena* arena() { return nullptr; }
 };
 
 }  // namespace cohort

@@ -29,15 +29,15 @@ Status DoublingAllgatherBlocks(PeerIo& io, const Fold& fold, std::byte* data, si
 
 }  // namespace detail
 
-bool RecursiveDoublingAllgatherSupports(const CollectiveArgs& args, int size) {
-  return args.kind == CollectiveKind::kAllgather && detail::IsPowerOfTwo(size);
+bool RecursiveDoublingAllgatherSupports(const CollectiveArgs& args, const World& world) {
+  return args.kind == CollectiveKind::kAllgather && detail::IsPowerOfTwo(world.size);
 }
 
 Status RecursiveDoublingAllgather(PeerIo& io, const CollectiveArgs& args, Workspace& ws) {
   (void)ws;
   COHORT_RETURN_IF_ERROR(detail::ValidateArgs(io, args, CollectiveKind::kAllgather,
                                               "recursive doubling allgather"));
-  if (!RecursiveDoublingAllgatherSupports(args, io.size())) {
+  if (!RecursiveDoublingAllgatherSupports(args, World{io.size(), nullptr})) {
     return UnimplementedError("recursive doubling allgather needs a power-of-two world, not " +
                               std::to_string(io.size()));
   }

@@ -12,7 +12,7 @@
 
 namespace cohort {
 
-bool RecursiveDoublingAllgatherSupports(const CollectiveArgs& args, int size);
+bool RecursiveDoublingAllgatherSupports(const CollectiveArgs& args, const World& world);
 Status RecursiveDoublingAllgather(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
 
 namespace detail {

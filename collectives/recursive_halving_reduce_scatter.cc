@@ -13,8 +13,8 @@
 
 namespace cohort {
 
-bool RecursiveHalvingReduceScatterSupports(const CollectiveArgs& args, int size) {
-  return args.kind == CollectiveKind::kReduceScatter && detail::IsPowerOfTwo(size);
+bool RecursiveHalvingReduceScatterSupports(const CollectiveArgs& args, const World& world) {
+  return args.kind == CollectiveKind::kReduceScatter && detail::IsPowerOfTwo(world.size);
 }
 
 Status RecursiveHalvingReduceScatter(PeerIo& io, const CollectiveArgs& args, Workspace& ws) {
@@ -23,7 +23,7 @@ Status RecursiveHalvingReduceScatter(PeerIo& io, const CollectiveArgs& args, Wor
                                       "recursive halving reduce_scatter"));
   const int rank = io.rank();
   const int size = io.size();
-  if (!RecursiveHalvingReduceScatterSupports(args, size)) {
+  if (!RecursiveHalvingReduceScatterSupports(args, World{size, nullptr})) {
     return UnimplementedError("recursive halving reduce_scatter needs a power-of-two world, not " +
                               std::to_string(size));
   }

@@ -9,7 +9,7 @@
 
 namespace cohort {
 
-bool RecursiveHalvingReduceScatterSupports(const CollectiveArgs& args, int size);
+bool RecursiveHalvingReduceScatterSupports(const CollectiveArgs& args, const World& world);
 Status RecursiveHalvingReduceScatter(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
 
 }  // namespace cohort

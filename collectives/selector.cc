@@ -16,6 +16,7 @@
 #include "collectives/ring_allgather.h"
 #include "collectives/ring_allreduce.h"
 #include "collectives/ring_reduce_scatter.h"
+#include "collectives/shm_direct.h"
 
 namespace cohort {
 namespace {
@@ -23,27 +24,43 @@ namespace {
 using K = CollectiveKind;
 
 constexpr AlgorithmInfo kAlgorithms[] = {
-    {K::kAllreduce, "ring", &RingAllreduce, nullptr},
-    {K::kAllreduce, "recursive_doubling", &RecursiveDoublingAllreduce, nullptr},
-    {K::kAllreduce, "rabenseifner", &RabenseifnerAllreduce, nullptr},
-    {K::kReduceScatter, "ring", &RingReduceScatter, nullptr},
+    {K::kAllreduce, "ring", &RingAllreduce, nullptr, false},
+    {K::kAllreduce, "recursive_doubling", &RecursiveDoublingAllreduce, nullptr, false},
+    {K::kAllreduce, "rabenseifner", &RabenseifnerAllreduce, nullptr, false},
+    {K::kReduceScatter, "ring", &RingReduceScatter, nullptr, false},
     {K::kReduceScatter, "recursive_halving", &RecursiveHalvingReduceScatter,
-     &RecursiveHalvingReduceScatterSupports},
-    {K::kAllgather, "ring", &RingAllgather, nullptr},
+     &RecursiveHalvingReduceScatterSupports, false},
+    {K::kAllgather, "ring", &RingAllgather, nullptr, false},
     {K::kAllgather, "recursive_doubling", &RecursiveDoublingAllgather,
-     &RecursiveDoublingAllgatherSupports},
-    {K::kBroadcast, "binomial", &BinomialBroadcast, nullptr},
-    {K::kReduce, "binomial", &BinomialReduce, nullptr},
-    {K::kAlltoall, "pairwise", &PairwiseAlltoall, nullptr},
-    {K::kBarrier, "dissemination", &DisseminationBarrier, nullptr},
+     &RecursiveDoublingAllgatherSupports, false},
+    {K::kBroadcast, "binomial", &BinomialBroadcast, nullptr, false},
+    {K::kReduce, "binomial", &BinomialReduce, nullptr, false},
+    {K::kAlltoall, "pairwise", &PairwiseAlltoall, nullptr, false},
+    {K::kBarrier, "dissemination", &DisseminationBarrier, nullptr, false},
+    // Direct shared-memory algorithms: only when every rank is on one host (shm_direct.h).
+    {K::kAllreduce, "shm_direct", &ShmDirectAllreduce, &ShmDirectSupports, true},
+    {K::kAllreduce, "shm_oneshot", &ShmOneShotAllreduce, &ShmOneShotSupports, true},
+    {K::kReduceScatter, "shm_direct", &ShmDirectReduceScatter, &ShmDirectSupports, true},
+    {K::kAllgather, "shm_direct", &ShmDirectAllgather, &ShmDirectSupports, true},
+    {K::kBroadcast, "shm_direct", &ShmDirectBroadcast, &ShmDirectSupports, true},
+    {K::kReduce, "shm_direct", &ShmDirectReduce, &ShmDirectSupports, true},
+    {K::kAlltoall, "shm_direct", &ShmDirectAlltoall, &ShmDirectSupports, true},
+    {K::kBarrier, "shm", &ShmBarrier, &ShmDirectSupports, true},
 };
 
 // The automatic choice: for a collective, the first rule whose bounds hold and whose algorithm
 // supports the input wins. `bytes` is count * element size (per rank for allgather and
 // reduce_scatter outputs, per peer for alltoall, as in collective_args.h). A collective whose
 // rules all fail takes its first supported algorithm in kAlgorithms.
+enum class Where {
+  kAny,    // any world
+  kArena,  // every rank on one host, with the shared-memory arena
+  kLinks,  // otherwise: messages over shm and tcp links
+};
+
 struct AutoRule {
   CollectiveKind kind;
+  Where where;
   int min_size;      // world size bounds, inclusive
   int max_size;
   size_t max_bytes;  // inclusive
@@ -54,21 +71,38 @@ constexpr int kAnySize = INT32_MAX;
 constexpr size_t kAnyBytes = SIZE_MAX;
 constexpr size_t KiB = 1024;
 
-constexpr AutoRule kAutoRules[] = {
+// Measured: the fastest algorithm per size, world size and Where of a tuning run.
+constexpr AutoRule kTunedRules[] = {
+#include "collectives/tuned_rules.inc"
+    // Matches no world (min_size > max_size): keeps the array non-empty before a tuning run.
+    {K::kBarrier, Where::kAny, 1, 0, 0, ""},
+};
+
+// Defaults where the tuning run has no answer (other world sizes, sizes past its largest).
+constexpr AutoRule kDefaultRules[] = {
+    // One host: read each other's memory directly; one Sync for what fits a slot.
+    {K::kAllreduce, Where::kArena, 2, kAnySize, 16 * KiB, "shm_oneshot"},
+    {K::kAllreduce, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
+    {K::kReduceScatter, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
+    {K::kAllgather, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
+    {K::kBroadcast, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
+    {K::kReduce, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
+    {K::kAlltoall, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
+    {K::kBarrier, Where::kArena, 2, kAnySize, kAnyBytes, "shm"},
     // Two ranks: one exchange of everything beats two half-exchanges until bandwidth dominates.
-    {K::kAllreduce, 2, 2, 64 * KiB, "recursive_doubling"},
-    {K::kAllreduce, 2, 2, kAnyBytes, "ring"},
-    {K::kAllreduce, 3, kAnySize, 16 * KiB, "recursive_doubling"},
-    {K::kAllreduce, 3, kAnySize, 1024 * KiB - 1, "rabenseifner"},
-    {K::kAllreduce, 3, kAnySize, kAnyBytes, "ring"},
-    {K::kReduceScatter, 2, kAnySize, 64 * KiB, "recursive_halving"},
-    {K::kReduceScatter, 2, kAnySize, kAnyBytes, "ring"},
-    {K::kAllgather, 2, kAnySize, 64 * KiB, "recursive_doubling"},
-    {K::kAllgather, 2, kAnySize, kAnyBytes, "ring"},
-    {K::kBroadcast, 1, kAnySize, kAnyBytes, "binomial"},
-    {K::kReduce, 1, kAnySize, kAnyBytes, "binomial"},
-    {K::kAlltoall, 1, kAnySize, kAnyBytes, "pairwise"},
-    {K::kBarrier, 1, kAnySize, kAnyBytes, "dissemination"},
+    {K::kAllreduce, Where::kAny, 2, 2, 64 * KiB, "recursive_doubling"},
+    {K::kAllreduce, Where::kAny, 2, 2, kAnyBytes, "ring"},
+    {K::kAllreduce, Where::kAny, 3, kAnySize, 16 * KiB, "recursive_doubling"},
+    {K::kAllreduce, Where::kAny, 3, kAnySize, 1024 * KiB - 1, "rabenseifner"},
+    {K::kAllreduce, Where::kAny, 3, kAnySize, kAnyBytes, "ring"},
+    {K::kReduceScatter, Where::kAny, 2, kAnySize, 64 * KiB, "recursive_halving"},
+    {K::kReduceScatter, Where::kAny, 2, kAnySize, kAnyBytes, "ring"},
+    {K::kAllgather, Where::kAny, 2, kAnySize, 64 * KiB, "recursive_doubling"},
+    {K::kAllgather, Where::kAny, 2, kAnySize, kAnyBytes, "ring"},
+    {K::kBroadcast, Where::kAny, 1, kAnySize, kAnyBytes, "binomial"},
+    {K::kReduce, Where::kAny, 1, kAnySize, kAnyBytes, "binomial"},
+    {K::kAlltoall, Where::kAny, 1, kAnySize, kAnyBytes, "pairwise"},
+    {K::kBarrier, Where::kAny, 1, kAnySize, kAnyBytes, "dissemination"},
 };
 
 const AlgorithmInfo* Find(CollectiveKind kind, std::string_view name) {
@@ -78,22 +112,30 @@ const AlgorithmInfo* Find(CollectiveKind kind, std::string_view name) {
   return nullptr;
 }
 
-bool Supports(const AlgorithmInfo& info, const CollectiveArgs& args, int size) {
-  return info.supports == nullptr || info.supports(args, size);
+bool Supports(const AlgorithmInfo& info, const CollectiveArgs& args, const World& world) {
+  return info.supports == nullptr || info.supports(args, world);
 }
 
-const AlgorithmInfo* AutoSelect(const CollectiveArgs& args, int size) {
+bool Applies(const AutoRule& rule, const CollectiveArgs& args, const World& world, size_t bytes) {
+  if (rule.kind != args.kind || world.size < rule.min_size || world.size > rule.max_size ||
+      bytes > rule.max_bytes) {
+    return false;
+  }
+  return rule.where == Where::kAny || (rule.where == Where::kArena) == (world.arena != nullptr);
+}
+
+const AlgorithmInfo* AutoSelect(const CollectiveArgs& args, const World& world) {
   const size_t bytes = args.count * args.element_bytes();
-  for (const AutoRule& rule : kAutoRules) {
-    if (rule.kind != args.kind || size < rule.min_size || size > rule.max_size ||
-        bytes > rule.max_bytes) {
-      continue;
+  for (std::span<const AutoRule> rules : {std::span<const AutoRule>(kTunedRules),
+                                          std::span<const AutoRule>(kDefaultRules)}) {
+    for (const AutoRule& rule : rules) {
+      if (!Applies(rule, args, world, bytes)) continue;
+      const AlgorithmInfo* info = Find(rule.kind, rule.name);
+      if (info != nullptr && Supports(*info, args, world)) return info;
     }
-    const AlgorithmInfo* info = Find(rule.kind, rule.name);
-    if (info != nullptr && Supports(*info, args, size)) return info;
   }
   for (const AlgorithmInfo& info : kAlgorithms) {
-    if (info.kind == args.kind && Supports(info, args, size)) return &info;
+    if (info.kind == args.kind && Supports(info, args, world)) return &info;
   }
   return nullptr;
 }
@@ -123,15 +165,15 @@ Status CheckAlgorithmName(std::string_view name) {
                               "' (COHORT_ALGO); expected one of: " + AlgorithmNamesForHelp());
 }
 
-Result<const AlgorithmInfo*> SelectAlgorithm(const CollectiveArgs& args, int size,
+Result<const AlgorithmInfo*> SelectAlgorithm(const CollectiveArgs& args, const World& world,
                                              std::string_view forced_algorithm) {
   COHORT_RETURN_IF_ERROR(CheckAlgorithmName(forced_algorithm));
   if (!IsAuto(forced_algorithm)) {
     // A name meant for another collective, or an input it cannot take: use the automatic choice.
     const AlgorithmInfo* forced = Find(args.kind, forced_algorithm);
-    if (forced != nullptr && Supports(*forced, args, size)) return forced;
+    if (forced != nullptr && Supports(*forced, args, world)) return forced;
   }
-  const AlgorithmInfo* chosen = AutoSelect(args, size);
+  const AlgorithmInfo* chosen = AutoSelect(args, world);
   if (chosen == nullptr) {
     return UnimplementedError("no collective algorithm implements " +
                               std::string(CollectiveName(args.kind)));
@@ -142,7 +184,7 @@ Result<const AlgorithmInfo*> SelectAlgorithm(const CollectiveArgs& args, int siz
 Status RunCollective(PeerIo& io, const CollectiveArgs& args, Workspace& ws,
                      std::string_view forced_algorithm, std::string* chosen_name) {
   COHORT_ASSIGN_OR_RETURN(const AlgorithmInfo* algorithm,
-                          SelectAlgorithm(args, io.size(), forced_algorithm));
+                          SelectAlgorithm(args, World{io.size(), io.arena()}, forced_algorithm));
   COHORT_RETURN_IF_ERROR(detail::ValidateArgs(io, args, args.kind,
                                               std::string(algorithm->name).c_str()));
   if (io.size() == 1) {

@@ -1,21 +1,31 @@
 #include "runtime/comm/comm_peer_io.h"
 
 #include <cstdio>
+#include <cstring>
 
 namespace cohort {
 
 CommPeerIo::CommPeerIo(int rank, int size, const std::vector<std::unique_ptr<Link>>* links,
-                       const std::vector<std::string>* host_of_rank, WaitHooks hooks)
-    : rank_(rank), size_(size), host_of_rank_(host_of_rank) {
+                       const std::vector<std::string>* host_of_rank, WaitHooks hooks,
+                       NodeArena* arena)
+    : rank_(rank), size_(size), host_of_rank_(host_of_rank), arena_(arena) {
   for (const auto& link : *links) links_.push_back(link.get());
   hooks_ = std::move(hooks);
+  if (arena_ != nullptr) calls_.resize(static_cast<size_t>(arena_->size()));
 }
 
-void CommPeerIo::BeginOp(uint64_t tag, std::string description, std::chrono::milliseconds timeout) {
+void CommPeerIo::BeginOp(uint64_t tag, const OpSummary& what, std::chrono::milliseconds timeout) {
   tag_ = tag;
-  description_ = std::move(description);
+  what_ = what;
   timeout_ = timeout;
   deadline_ = Deadline::After(timeout);
+  if (arena_ != nullptr) {
+    static_assert(sizeof(Fingerprint) == NodeArena::kCallRecordBytes);
+    const Fingerprint mine = FingerprintOf(what);
+    arena_->Announce(&mine);
+    first_step_ = arena_->next_step();
+    check_calls_ = true;
+  }
 }
 
 std::string CommPeerIo::DescribePeer(int peer) const {
@@ -60,21 +70,38 @@ std::string CommPeerIo::DescribePending() const {
 }
 
 Status CommPeerIo::Fail(const Status& cause) const {
-  return Status(cause.code(), description_ + " failed on rank " + std::to_string(rank_) + ": " +
-                                  cause.message());
+  return Status(cause.code(), what_.Describe() + " failed on rank " + std::to_string(rank_) +
+                                  ": " + cause.message());
+}
+
+Status CommPeerIo::TimedOut(const std::string& awaited) const {
+  char seconds[32];
+  std::snprintf(seconds, sizeof(seconds), "%.1f", static_cast<double>(timeout_.count()) / 1000);
+  return DeadlineExceededError(std::string("timed out after ") + seconds +
+                               " s (COHORT_TIMEOUT) still waiting for " + awaited +
+                               "; check that every rank calls the same collectives in the same "
+                               "order and that those ranks are alive");
+}
+
+Status CommPeerIo::ArenaView::Sync() {
+  Status status = io_->arena_->Sync(io_->deadline_, &io_->hooks_);
+  if (status.ok() && io_->check_calls_) {
+    io_->check_calls_ = false;
+    for (size_t r = 0; r < io_->calls_.size(); ++r) {
+      std::memcpy(&io_->calls_[r], io_->arena_->Announced(static_cast<int>(r), io_->first_step_),
+                  sizeof(Fingerprint));
+    }
+    status = CompareFingerprints(io_->calls_, "the shared-memory call check");
+  }
+  if (status.ok()) return status;
+  if (status.code() == StatusCode::kDeadlineExceeded) status = io_->TimedOut(status.message());
+  return io_->Fail(status);
 }
 
 Status CommPeerIo::WaitAll() {
   Status status = WaitForRequests(std::span<Link* const>(links_),
                                   std::span<Request* const>(waiting_), deadline_, &hooks_);
-  if (status.code() == StatusCode::kDeadlineExceeded) {
-    char seconds[32];
-    std::snprintf(seconds, sizeof(seconds), "%.1f", static_cast<double>(timeout_.count()) / 1000);
-    status = DeadlineExceededError(
-        std::string("timed out after ") + seconds + " s (COHORT_TIMEOUT) still waiting for " +
-        DescribePending() + "; check that every rank calls the same collectives in the same "
-        "order and that those ranks are alive");
-  }
+  if (status.code() == StatusCode::kDeadlineExceeded) status = TimedOut(DescribePending());
   if (!status.ok()) {
     // pending_ is kept: links may still point at its Requests. The communicator treats any
     // failure as fatal and never progresses its links again, so nothing completes into freed

@@ -2,7 +2,9 @@
 // the current operation (so ranks that call different collectives or counts fail with a mismatch
 // instead of exchanging wrong bytes), waits through WaitForRequests, and bounds every wait: a
 // peer that died, an abort (local, or from another rank / the launcher), or the deadline ends it
-// with an error that names the operation, this rank and the peers still awaited.
+// with an error that names the operation, this rank and the peers still awaited. When the
+// communicator's ranks all share this host it also hands algorithms the NodeArena (as a
+// SharedArena whose waits follow the same rules).
 #pragma once
 
 #include <atomic>
@@ -14,26 +16,31 @@
 
 #include "collectives/peer_io.h"
 #include "runtime/base/deadline.h"
+#include "runtime/comm/fingerprint.h"
+#include "runtime/comm/op_summary.h"
 #include "runtime/transport/link.h"
 #include "runtime/transport/link_waiter.h"
+#include "runtime/transport/node_arena.h"
 
 namespace cohort {
 
 class CommPeerIo final : public PeerIo {
  public:
+  // `arena` (may be null, not owned) must span every rank of the communicator, in rank order.
   CommPeerIo(int rank, int size, const std::vector<std::unique_ptr<Link>>* links,
-             const std::vector<std::string>* host_of_rank, WaitHooks hooks);
+             const std::vector<std::string>* host_of_rank, WaitHooks hooks, NodeArena* arena);
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
 
   // Starts an operation: messages carry `tag`; waits fail after `timeout`; errors begin with
-  // `description` ("allreduce #12 (4194304 bytes f32 sum)").
-  void BeginOp(uint64_t tag, std::string description, std::chrono::milliseconds timeout);
+  // what.Describe() ("allreduce #12 (1048576 x f32 = 4194304 bytes, sum)").
+  void BeginOp(uint64_t tag, const OpSummary& what, std::chrono::milliseconds timeout);
 
   Status Send(int peer, const void* data, size_t bytes) override;
   Status Recv(int peer, void* data, size_t bytes) override;
   Status WaitAll() override;
+  SharedArena* arena() override { return arena_ != nullptr ? &arena_view_ : nullptr; }
 
  private:
   struct Pending {
@@ -46,6 +53,23 @@ class CommPeerIo final : public PeerIo {
   std::string DescribePeer(int peer) const;
   std::string DescribePending() const;
   Status Fail(const Status& cause) const;
+  // A wait that ran out: the timeout, what was still awaited, and what to check.
+  Status TimedOut(const std::string& awaited) const;
+
+  // The arena as algorithms see it: Sync bounded by this operation's deadline and hooks.
+  class ArenaView final : public SharedArena {
+   public:
+    explicit ArenaView(CommPeerIo* io) : io_(io) {}
+    int rank() const override { return io_->arena_->rank(); }
+    int size() const override { return io_->arena_->size(); }
+    size_t slot_bytes() const override { return io_->arena_->slot_bytes(); }
+    uint64_t next_step() const override { return io_->arena_->next_step(); }
+    std::byte* slot(int r, uint64_t step) const override { return io_->arena_->slot(r, step); }
+    Status Sync() override;
+
+   private:
+    CommPeerIo* io_;
+  };
 
   int rank_;
   int size_;
@@ -53,8 +77,16 @@ class CommPeerIo final : public PeerIo {
   const std::vector<std::string>* host_of_rank_;
   WaitHooks hooks_;
 
+  NodeArena* arena_ = nullptr;
+  ArenaView arena_view_{this};
+  // The arena's call check (node_arena.h): this operation's first Sync compares every rank's
+  // announced call; `calls_` holds them (sized once, so the check allocates nothing).
+  bool check_calls_ = false;
+  uint64_t first_step_ = 0;
+  std::vector<Fingerprint> calls_;
+
   uint64_t tag_ = 0;
-  std::string description_;
+  OpSummary what_;
   Deadline deadline_ = Deadline::Never();
   std::chrono::milliseconds timeout_{0};
   // deque: Request objects must not move while links hold pointers to them.

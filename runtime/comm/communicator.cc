@@ -15,24 +15,42 @@
 namespace cohort {
 
 void Communicator::allreduce(const BufferView& send, const BufferView& recv, ReduceOp op) {
-  allreduce_async(send, recv, op)->wait();
+  RunBlocking(CollectiveKind::kAllreduce, send, recv, op, 0);
 }
 void Communicator::reduce_scatter(const BufferView& send, const BufferView& recv, ReduceOp op) {
-  reduce_scatter_async(send, recv, op)->wait();
+  RunBlocking(CollectiveKind::kReduceScatter, send, recv, op, 0);
 }
 void Communicator::allgather(const BufferView& send, const BufferView& recv) {
-  allgather_async(send, recv)->wait();
+  RunBlocking(CollectiveKind::kAllgather, send, recv, ReduceOp::kSum, 0);
 }
 void Communicator::broadcast(const BufferView& send, const BufferView& recv, int root) {
-  broadcast_async(send, recv, root)->wait();
+  RunBlocking(CollectiveKind::kBroadcast, send, recv, ReduceOp::kSum, root);
 }
 void Communicator::reduce(const BufferView& send, const BufferView& recv, ReduceOp op, int root) {
-  reduce_async(send, recv, op, root)->wait();
+  RunBlocking(CollectiveKind::kReduce, send, recv, op, root);
 }
 void Communicator::alltoall(const BufferView& send, const BufferView& recv) {
-  alltoall_async(send, recv)->wait();
+  RunBlocking(CollectiveKind::kAlltoall, send, recv, ReduceOp::kSum, 0);
 }
-void Communicator::barrier() { barrier_async()->wait(); }
+void Communicator::barrier() { RunBlocking(CollectiveKind::kBarrier, {}, {}, ReduceOp::kSum, 0); }
+
+void Communicator::RunBlocking(CollectiveKind kind, const BufferView& send, const BufferView& recv,
+                               ReduceOp op, int root) {
+  WorkPtr work;
+  switch (kind) {
+    case CollectiveKind::kAllreduce: work = allreduce_async(send, recv, op); break;
+    case CollectiveKind::kReduceScatter: work = reduce_scatter_async(send, recv, op); break;
+    case CollectiveKind::kAllgather: work = allgather_async(send, recv); break;
+    case CollectiveKind::kBroadcast: work = broadcast_async(send, recv, root); break;
+    case CollectiveKind::kReduce: work = reduce_async(send, recv, op, root); break;
+    case CollectiveKind::kAlltoall: work = alltoall_async(send, recv); break;
+    case CollectiveKind::kBarrier: work = barrier_async(); break;
+    default:
+      throw InvalidArgument(StatusCode::kInvalidArgument,
+                            std::string(CollectiveName(kind)) + " is not a blocking collective");
+  }
+  work->wait();
+}
 void Communicator::send(const BufferView& buffer, int peer) { send_async(buffer, peer)->wait(); }
 void Communicator::recv(const BufferView& buffer, int peer) { recv_async(buffer, peer)->wait(); }
 

@@ -102,6 +102,13 @@ class Communicator {
   // How collectives on CUDA buffers run here: "nccl 2.28.3 (...)", "staged through pinned host
   // memory (...)", or "" before the first such call.
   virtual std::string cuda_path() const = 0;
+
+ protected:
+  // Every blocking collective (not send/recv) comes through here. By default it is the async
+  // form and a wait; an implementation may instead run the call on the calling thread (no
+  // queue, no Work), which is what makes small collectives fast.
+  virtual void RunBlocking(CollectiveKind kind, const BufferView& send, const BufferView& recv,
+                           ReduceOp op, int root);
 };
 
 // The process-wide default communicator, created on first call from the environment.

@@ -62,7 +62,7 @@ Status CommunicatorImpl::RunCuda(Op& op) {
     Status status = cuda_->WaitNccl(op.args.device.index, *op.device_event, deadline,
                                     [this] { return CancelledStatus(); });
     if (!status.ok()) {
-      return Status(status.code(), op.description + " on rank " + std::to_string(rank_) +
+      return Status(status.code(), op.summary.Describe() + " on rank " + std::to_string(rank_) +
                                        " (NCCL): " + status.message());
     }
     return status;
@@ -71,7 +71,7 @@ Status CommunicatorImpl::RunCuda(Op& op) {
   std::string algorithm;
   Status status = cuda_->RunStaged(
       op.args, *op.device_event, deadline, [&](const CollectiveArgs& host) {
-        peer_io_->BeginOp(op.tag, op.description, config_.timeout);
+        peer_io_->BeginOp(op.tag, op.summary, config_.timeout);
         return RunCollective(*peer_io_, host, workspace_, config_.algorithm, &algorithm);
       });
   LogAlgorithmChoice(op, "staged " + algorithm);

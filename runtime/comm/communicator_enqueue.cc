@@ -1,5 +1,6 @@
 // CommunicatorImpl's calling side: validates a call, gives it its sequence number and tag
-// (in call order, under the queue lock) and queues it for the progress thread.
+// (in call order, under the queue lock) and queues it for the progress thread, or, for a
+// blocking collective that the shared-memory arena serves, runs it on the calling thread.
 #include "runtime/base/tag.h"
 #include "runtime/comm/communicator_impl.h"
 #include "runtime/comm/validate.h"
@@ -45,50 +46,45 @@ WorkPtr CommunicatorImpl::EnqueuePointToPoint(Op::Type type, const BufferView& b
   return Enqueue(std::move(entry));
 }
 
-WorkPtr CommunicatorImpl::Enqueue(Op op) {
-  {
-    std::lock_guard lock(mutex_);
-    const std::string dtype(DataTypeName(op.args.dtype));
-    const std::string bytes = std::to_string(op.args.count * op.args.element_bytes());
-    if (op.type == Op::Type::kCollective) {
-      uint64_t sequence = next_sequence_++;
-      op.sequence = sequence;
-      if (op.args.kind == CollectiveKind::kBarrier) {
-        op.tag = MakeTag(op.args.kind, sequence);
-      } else if (IsReduction(op.args.kind)) {
-        op.tag = MakeTag(op.args.kind, sequence, op.args.dtype, op.args.op);
-      } else {
-        op.tag = MakeTag(op.args.kind, sequence, op.args.dtype);
-      }
-      op.description = std::string(CollectiveName(op.args.kind)) + " #" +
-                       std::to_string(sequence) + " (";
-      if (op.args.kind == CollectiveKind::kBarrier) {
-        op.description += "no data)";
-      } else {
-        op.description += std::to_string(op.args.count) + " x " + dtype + " = " + bytes + " bytes";
-        if (IsReduction(op.args.kind)) op.description += ", " + std::string(ReduceOpName(op.args.op));
-        if (HasRoot(op.args.kind)) {
-          op.description += ", root " + std::to_string(op.args.root);
-        }
-        op.description += ")";
-      }
+void CommunicatorImpl::NumberLocked(Op& op) {
+  OpSummary& what = op.summary;
+  what.kind = op.args.kind;
+  what.count = op.args.count;
+  what.dtype = op.args.dtype;
+  what.op = op.args.op;
+  what.root = op.args.root;
+  if (op.type == Op::Type::kCollective) {
+    what.type = OpSummary::Type::kCollective;
+    what.sequence = next_sequence_++;
+    if (op.args.kind == CollectiveKind::kBarrier) {
+      op.tag = MakeTag(op.args.kind, what.sequence);
+    } else if (IsReduction(op.args.kind)) {
+      op.tag = MakeTag(op.args.kind, what.sequence, op.args.dtype, op.args.op);
     } else {
-      bool sending = op.type == Op::Type::kSend;
-      auto& counter = sending ? sends_to_[static_cast<size_t>(op.peer)]
-                              : recvs_from_[static_cast<size_t>(op.peer)];
-      op.tag = MakeTag(CollectiveKind::kSendRecv, ++counter);
-      op.description = std::string(sending ? "send #" : "recv #") + std::to_string(counter) +
-                       (sending ? " to rank " : " from rank ") + std::to_string(op.peer) + " (" +
-                       std::to_string(op.bytes) + " bytes)";
+      op.tag = MakeTag(op.args.kind, what.sequence, op.args.dtype);
     }
-    op.work = std::make_shared<Work>(op.description);
-    op.history = history_.Begin(op.description);
-    WorkPtr work = op.work;
-    queue_.push_back(std::move(op));
-    wake_.store(true);
-    queue_cv_.notify_one();
-    return work;
+  } else {
+    const bool sending = op.type == Op::Type::kSend;
+    auto& counter = sending ? sends_to_[static_cast<size_t>(op.peer)]
+                            : recvs_from_[static_cast<size_t>(op.peer)];
+    what.type = sending ? OpSummary::Type::kSend : OpSummary::Type::kRecv;
+    what.kind = CollectiveKind::kSendRecv;
+    what.sequence = ++counter;
+    what.peer = op.peer;
+    op.tag = MakeTag(CollectiveKind::kSendRecv, what.sequence);
   }
+  op.history = history_.Begin(what);
+}
+
+WorkPtr CommunicatorImpl::Enqueue(Op op) {
+  std::lock_guard lock(mutex_);
+  NumberLocked(op);
+  op.work = std::make_shared<Work>(op.summary.Describe());
+  WorkPtr work = op.work;
+  queue_.push_back(std::move(op));
+  wake_.store(true);
+  queue_cv_.notify_one();
+  return work;
 }
 
 // ---- public async entry points ----

@@ -53,19 +53,27 @@ Status CommunicatorImpl::Connect() {
   setup.store = store_;
   setup.comm_name = name_;
   setup.config = config_;
-  COHORT_ASSIGN_OR_RETURN(links_, ConnectLinks(setup));
+  COHORT_ASSIGN_OR_RETURN(Connections connections, ConnectLinks(setup));
+  links_ = std::move(connections.links);
+  // The direct shm collectives need every rank of the communicator in the arena.
+  if (connections.arena != nullptr && connections.arena->size() == size_) {
+    arena_ = std::move(connections.arena);
+  }
+  shm_bytes_ = connections.shm_bytes;
 
   WaitHooks hooks;
   hooks.cancelled = &aborted_;
   hooks.cancelled_status = [this] { return AbortStatus(); };
   hooks.on_stall = [this] { return ThrottledRemoteAbortStatus(); };
   peer_io_ = std::make_unique<CommPeerIo>(rank_, size_, &links_, &topo_.host_of_rank,
-                                          std::move(hooks));
+                                          std::move(hooks), arena_.get());
   for (const auto& link : links_) raw_links_.push_back(link.get());
   COHORT_LOG(kInfo) << "communicator '" << name_ << "': rank " << rank_ << " of " << size_
                     << ", local rank " << topo_.local_rank << " of " << topo_.local_size
                     << " on " << topo_.host_of_rank[static_cast<size_t>(rank_)] << " (node "
-                    << topo_.node_rank << " of " << topo_.num_nodes << ")";
+                    << topo_.node_rank << " of " << topo_.num_nodes << "); "
+                    << (shm_bytes_ >> 10) << " KiB of shared memory"
+                    << (arena_ != nullptr ? ", direct shm collectives on" : "");
   progress_thread_ = std::thread([this] { ProgressLoop(); });
   return Status::Ok();
 }
@@ -109,6 +117,7 @@ void CommunicatorImpl::ProgressLoop() {
   SetLogRank(rank_);
   while (true) {
     std::optional<Op> next;
+    std::unique_lock<std::mutex> exec_lock;
     bool stop = false;
     {
       std::unique_lock lock(mutex_);
@@ -119,12 +128,16 @@ void CommunicatorImpl::ProgressLoop() {
       if (!queue_.empty()) {
         next = std::move(queue_.front());
         queue_.pop_front();
+        // Taken before mutex_ is released, so that an inline call numbered after this
+        // operation cannot start before it (communicator_inline.cc).
+        exec_lock = std::unique_lock(exec_mutex_);
       } else {
         stop = stopping_;
       }
     }
     if (next) {
       Execute(*next);
+      exec_lock.unlock();
     } else if (stop) {
       FailInFlight(AbortedError("the communicator was destroyed on rank " +
                                 std::to_string(rank_) + " while this message was pending"));
@@ -151,7 +164,7 @@ Status CommunicatorImpl::ExplainPeerLoss(const Status& status) {
   }
 }
 
-void CommunicatorImpl::Finish(const WorkPtr& work, size_t history, Status status) {
+Status CommunicatorImpl::Conclude(size_t history, Status status) {
   if (status.code() == StatusCode::kUnavailable && AbortStatus().ok()) {
     status = ExplainPeerLoss(status);
   }
@@ -162,7 +175,11 @@ void CommunicatorImpl::Finish(const WorkPtr& work, size_t history, Status status
     PublishFailure(status);
   }
   history_.SetState(history, status.ok() ? OpHistory::State::kDone : OpHistory::State::kFailed);
-  work->Complete(std::move(status));
+  return status;
+}
+
+void CommunicatorImpl::Finish(const WorkPtr& work, size_t history, Status status) {
+  work->Complete(Conclude(history, std::move(status)));
 }
 
 void CommunicatorImpl::Execute(Op& op) {
@@ -180,7 +197,7 @@ void CommunicatorImpl::Execute(Op& op) {
   InFlight& entry = in_flight_.emplace_back();
   entry.work = op.work;
   entry.history = op.history;
-  entry.description = op.description;
+  entry.summary = op.summary;
   entry.deadline = Deadline::After(config_.timeout);
   if (op.device_path == Op::DevicePath::kStaged) {
     Status posted = PostStaged(op, entry);
@@ -203,7 +220,7 @@ void CommunicatorImpl::Execute(Op& op) {
 Status CommunicatorImpl::Run(Op& op) {
   if (op.device_path != Op::DevicePath::kNone) return RunCuda(op);
   if (config_.check_fingerprints) COHORT_RETURN_IF_ERROR(CheckFingerprints(op));
-  peer_io_->BeginOp(op.tag, op.description, config_.timeout);
+  peer_io_->BeginOp(op.tag, op.summary, config_.timeout);
   std::string algorithm;
   Status status = RunCollective(*peer_io_, op.args, workspace_, config_.algorithm, &algorithm);
   LogAlgorithmChoice(op, algorithm);
@@ -211,7 +228,7 @@ Status CommunicatorImpl::Run(Op& op) {
 }
 
 Status CommunicatorImpl::CheckFingerprints(const Op& op) {
-  Fingerprint mine = MakeFingerprint(op.sequence, op.args);
+  Fingerprint mine = MakeFingerprint(op.summary.sequence, op.args);
   fingerprints_.resize(static_cast<size_t>(size_));
   CollectiveArgs exchange;
   exchange.kind = CollectiveKind::kAllgather;
@@ -219,8 +236,9 @@ Status CommunicatorImpl::CheckFingerprints(const Op& op) {
   exchange.count = sizeof(Fingerprint);
   exchange.send = &mine;
   exchange.recv = fingerprints_.data();
-  peer_io_->BeginOp(MakeTag(CollectiveKind::kInternal, op.sequence),
-                    "fingerprint check before " + op.description, config_.timeout);
+  OpSummary check = op.summary;
+  check.type = OpSummary::Type::kFingerprintCheck;
+  peer_io_->BeginOp(MakeTag(CollectiveKind::kInternal, op.summary.sequence), check, config_.timeout);
   COHORT_RETURN_IF_ERROR(RunCollective(*peer_io_, exchange, workspace_, "auto", nullptr));
   return CompareFingerprints(fingerprints_);
 }

@@ -1,6 +1,8 @@
 // CommunicatorImpl: the communicator behind the public API. Calls are queued in call order and
 // run one at a time on this communicator's progress thread, which drives the links; so async
 // work advances while the caller computes, and every rank runs collectives in the same order.
+// A blocking collective that finds nothing queued and that the shared-memory arena serves runs
+// on the calling thread instead (RunBlocking): no queue, no Work, no allocation, no wake-up.
 // Any failure breaks the communicator: it is published to the other ranks (store key
 // "cohort/abort", first writer wins) and every pending and later call fails with it.
 #pragma once
@@ -21,8 +23,10 @@
 #include "runtime/comm/fingerprint.h"
 #include "runtime/comm/communicator.h"
 #include "runtime/comm/op_history.h"
+#include "runtime/comm/op_summary.h"
 #include "runtime/comm/topology.h"
 #include "runtime/transport/link.h"
+#include "runtime/transport/node_arena.h"
 
 namespace cohort {
 
@@ -69,6 +73,15 @@ class CommunicatorImpl final : public Communicator {
   // Keeps an object (e.g. the store server hosted by rank 0) alive as long as this communicator.
   void KeepAlive(std::shared_ptr<void> object) { keep_alive_.push_back(std::move(object)); }
 
+  // Bytes of shared memory this rank allocated for its transports (rings and arena), and
+  // whether the direct shared-memory collectives serve this communicator.
+  size_t shm_bytes() const { return shm_bytes_; }
+  bool has_shm_arena() const { return arena_ != nullptr; }
+
+ protected:
+  void RunBlocking(CollectiveKind kind, const BufferView& send, const BufferView& recv,
+                   ReduceOp op, int root) override;
+
  private:
   struct Op {
     enum class Type { kCollective, kSend, kRecv } type = Type::kCollective;
@@ -77,8 +90,7 @@ class CommunicatorImpl final : public Communicator {
     void* data = nullptr;
     size_t bytes = 0;
     uint64_t tag = 0;
-    uint64_t sequence = 0;  // collectives only
-    std::string description;
+    OpSummary summary;  // sequence number, sizes, peer: what errors and the history say
     size_t history = 0;
     WorkPtr work;
     // CUDA buffers: how this op runs, and the event it waits for (see cuda_collectives.h).
@@ -93,7 +105,13 @@ class CommunicatorImpl final : public Communicator {
   WorkPtr EnqueueCollective(CollectiveKind kind, const BufferView& send, const BufferView& recv,
                             ReduceOp op, int root);
   WorkPtr EnqueuePointToPoint(Op::Type type, const BufferView& buffer, int peer);
+  // Gives op its sequence number (collectives) or message counter, tag and history entry;
+  // under mutex_.
+  void NumberLocked(Op& op);
   WorkPtr Enqueue(Op op);
+  // RunBlocking's fast path: runs op on this thread if nothing is queued ahead of it and an
+  // arena algorithm serves it. Returns false (nothing done) otherwise.
+  bool TryRunInline(Op& op, Status* status);
   // communicator_cuda.cc: CUDA buffers go to NCCL at once (stream order) or are queued for the
   // staged path with an input-ready event.
   WorkPtr EnqueueCuda(Op op);
@@ -107,7 +125,7 @@ class CommunicatorImpl final : public Communicator {
     Request request;
     WorkPtr work;
     size_t history = 0;
-    std::string description;
+    OpSummary summary;
     Deadline deadline = Deadline::Never();
     // Staged CUDA messages: the pinned copy, and where a received one goes on the device.
     cuda::PinnedBuffer staging;
@@ -124,6 +142,8 @@ class CommunicatorImpl final : public Communicator {
   // COHORT_DEBUG=DETAIL: all ranks exchange (sequence, collective, dtype, op, count, root) before
   // the collective and fail alike, naming two ranks and both their calls, if any differ.
   Status CheckFingerprints(const Op& op);
+  // The final status of an operation (peer-loss cause and history added, failure published).
+  Status Conclude(size_t history, Status status);
   void Finish(const WorkPtr& work, size_t history, Status status);
   // Adds the cause another rank or the launcher published to a "peer lost" error.
   Status ExplainPeerLoss(const Status& status);
@@ -148,12 +168,18 @@ class CommunicatorImpl final : public Communicator {
   std::shared_ptr<Store> store_;  // this communicator's namespace in root_store_
   Topology topo_;
   std::vector<std::unique_ptr<Link>> links_;
+  std::unique_ptr<NodeArena> arena_;  // all ranks on this host: the direct shm collectives
+  size_t shm_bytes_ = 0;
   std::unique_ptr<CommPeerIo> peer_io_;
   Workspace workspace_;
   OpHistory history_;
   std::vector<std::shared_ptr<void>> keep_alive_;
   std::unique_ptr<CudaCollectives> cuda_;
   std::mutex cuda_issue_mutex_;  // NCCL calls are issued in call order, like sequence numbers
+
+  // Held while an operation runs, by the progress thread or an inline caller: the two never run
+  // operations at once. Taken after mutex_ when both are needed.
+  std::mutex exec_mutex_;
 
   // Queue shared with the progress thread.
   std::mutex mutex_;

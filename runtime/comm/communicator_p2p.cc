@@ -20,7 +20,7 @@ void CommunicatorImpl::ReapPointToPoint() {
                              it->staging.bytes(), it->deadline);
     }
     if (!status.ok()) {
-      status = Status(status.code(), it->description + " failed on rank " +
+      status = Status(status.code(), it->summary.Describe() + " failed on rank " +
                                          std::to_string(rank_) + ": " + status.message());
     }
     Finish(it->work, it->history, std::move(status));
@@ -31,7 +31,7 @@ void CommunicatorImpl::ReapPointToPoint() {
 void CommunicatorImpl::FailInFlight(const Status& status) {
   for (InFlight& entry : in_flight_) {
     Finish(entry.work, entry.history,
-           Status(status.code(), entry.description + " failed on rank " +
+           Status(status.code(), entry.summary.Describe() + " failed on rank " +
                                      std::to_string(rank_) + ": " + status.message()));
     abandoned_.push_back(std::move(entry));
   }

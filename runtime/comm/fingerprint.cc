@@ -16,6 +16,16 @@ Fingerprint MakeFingerprint(uint64_t sequence, const CollectiveArgs& args) {
   return fp;
 }
 
+Fingerprint FingerprintOf(const OpSummary& what) {
+  CollectiveArgs args;
+  args.kind = what.kind;
+  args.count = what.count;
+  args.dtype = what.dtype;
+  args.op = what.op;
+  args.root = what.root;
+  return MakeFingerprint(what.sequence, args);
+}
+
 std::string DescribeFingerprint(const Fingerprint& fp) {
   auto kind = static_cast<CollectiveKind>(fp.kind);
   std::string out = std::string(CollectiveName(kind)) + " #" + std::to_string(fp.sequence);
@@ -28,11 +38,11 @@ std::string DescribeFingerprint(const Fingerprint& fp) {
   return out + ")";
 }
 
-Status CompareFingerprints(std::span<const Fingerprint> all_ranks) {
+Status CompareFingerprints(std::span<const Fingerprint> all_ranks, std::string_view found_by) {
   for (size_t r = 1; r < all_ranks.size(); ++r) {
     if (std::memcmp(&all_ranks[r], &all_ranks[0], sizeof(Fingerprint)) == 0) continue;
     return InvalidArgumentError(
-        "collective mismatch (found by COHORT_DEBUG=DETAIL): rank 0 called " +
+        "collective mismatch (found by " + std::string(found_by) + "): rank 0 called " +
         DescribeFingerprint(all_ranks[0]) + " but rank " + std::to_string(r) + " called " +
         DescribeFingerprint(all_ranks[r]) +
         "; every rank must call the same collectives in the same order with the same count, "

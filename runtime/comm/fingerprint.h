@@ -9,6 +9,7 @@
 
 #include "collectives/collective_args.h"
 #include "runtime/base/status.h"
+#include "runtime/comm/op_summary.h"
 
 namespace cohort {
 
@@ -24,10 +25,13 @@ struct Fingerprint {
 static_assert(sizeof(Fingerprint) == 24, "fingerprints cross the wire as raw bytes");
 
 Fingerprint MakeFingerprint(uint64_t sequence, const CollectiveArgs& args);
+// The same for an operation on CPU buffers as the communicator summarizes it.
+Fingerprint FingerprintOf(const OpSummary& what);
 // "allreduce #5 (1000 x f32, sum)".
 std::string DescribeFingerprint(const Fingerprint& fingerprint);
 // Ok when every rank's fingerprint equals rank 0's; otherwise an InvalidArgumentError naming
-// rank 0 and the first rank that differs, with both calls.
-Status CompareFingerprints(std::span<const Fingerprint> all_ranks);
+// rank 0 and the first rank that differs, with both calls, and `found_by` (what compared them).
+Status CompareFingerprints(std::span<const Fingerprint> all_ranks,
+                           std::string_view found_by = "COHORT_DEBUG=DETAIL");
 
 }  // namespace cohort

@@ -14,12 +14,12 @@ const char* StateName(OpHistory::State state) {
 }
 }  // namespace
 
-size_t OpHistory::Begin(const std::string& description) {
+size_t OpHistory::Begin(const OpSummary& what) {
   std::lock_guard lock(mutex_);
   uint64_t id = next_id_++;
   Entry& entry = entries_[id % kCapacity];
   entry.id = id;
-  entry.description = description;
+  entry.what = what;
   entry.state = State::kQueued;
   return static_cast<size_t>(id);
 }
@@ -37,7 +37,7 @@ std::string OpHistory::Describe() const {
   for (uint64_t id = first; id < next_id_; ++id) {
     const Entry& entry = entries_[id % kCapacity];
     if (entry.id != id) continue;
-    out += "\n  " + entry.description + ": " + StateName(entry.state);
+    out += "\n  " + entry.what.Describe() + ": " + StateName(entry.state);
   }
   return out;
 }

@@ -29,6 +29,7 @@ struct Config {
   std::string algorithm = "auto";              // COHORT_ALGO: force one collective algorithm
   size_t shm_ring_bytes = 4u << 20;            // COHORT_SHM_RING_BYTES: per directed pair
   size_t chunk_bytes = 1u << 20;               // COHORT_CHUNK_BYTES: pipelining unit
+  size_t shm_slot_bytes = 256u << 10;          // COHORT_SHM_SLOT_BYTES: arena slot; 0 = no arena
   std::chrono::milliseconds connect_timeout{60'000};  // COHORT_CONNECT_TIMEOUT
   std::string job_id;                          // COHORT_JOB_ID: names shm segments
   std::string secret;                          // COHORT_JOB_SECRET: never logged, never in argv

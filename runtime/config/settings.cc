@@ -95,6 +95,15 @@ Status ParseRingBytes(const std::string& v, Config* c) {
 Status ParseChunkBytes(const std::string& v, Config* c) {
   return ParseMinBytes(v, 1, &c->chunk_bytes);
 }
+Status ParseSlotBytes(const std::string& v, Config* c) {
+  Result<size_t> parsed = ParseBytes(v);
+  if (parsed.ok() && *parsed == 0) {
+    c->shm_slot_bytes = 0;
+    return Status::Ok();
+  }
+  // A slot holds a whole small message (up to 16 KiB) and is cut into cache-line-aligned slices.
+  return ParseMinBytes(v, 16384, &c->shm_slot_bytes);
+}
 
 Status ParseJobId(const std::string& v, Config* c) {
   // The id becomes part of /dev/shm names, so it must be a plain file-name fragment.
@@ -150,6 +159,10 @@ const std::vector<Setting>& Table() {
         "Shared-memory ring size per directed pair of local ranks; at least 4096"},
        ParseRingBytes},
       {{"COHORT_CHUNK_BYTES", {}, "1MiB", "Pipelining unit for large messages"}, ParseChunkBytes},
+      {{"COHORT_SHM_SLOT_BYTES", {}, "256KiB",
+        "Slot of the shared-memory arena that ranks on one host reduce and copy through directly "
+        "(3 slots per rank); at least 16KiB, or 0 to use only the shm links"},
+       ParseSlotBytes},
       {{"COHORT_CONNECT_TIMEOUT", {}, "60s",
         "How long ranks wait for peers and the store while connecting"},
        ParseConnectTimeout},

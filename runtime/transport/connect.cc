@@ -5,12 +5,15 @@
 //   tcp-addr/<r>    host:port of rank r's tcp listener (port 0: the kernel picks)
 //   shm-seg/<r>     name of rank r's shm segment (its inbound rings)
 //   shm-mapped/<r>  rank r has mapped every peer's segment; owners unlink after all peers did
+// A rank's arena segment (NodeArena) is named after its ring segment plus "-arena", so it needs
+// no key of its own; it exists when every rank on the host reaches the others over shm.
 #include "runtime/transport/connect.h"
 
 #include <dirent.h>
 #include <sys/mman.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstring>
 
@@ -38,7 +41,7 @@ class LinkBuilder {
   explicit LinkBuilder(const LinkSetup& setup)
       : s_(setup), deadline_(Deadline::After(setup.config.connect_timeout)) {}
 
-  Result<std::vector<std::unique_ptr<Link>>> Run();
+  Result<Connections> Run();
 
  private:
   std::string Host(int r) const {
@@ -52,13 +55,16 @@ class LinkBuilder {
   Status StartTcp();
   Status CreateShmSegment();
   Status ConnectTcp(std::vector<std::unique_ptr<Link>>* links);
-  Status ConnectShm(std::vector<std::unique_ptr<Link>>* links);
+  Status ConnectShm(Connections* out);
+  // Whether this host's ranks get an arena: every one of them reached over shm.
+  bool WantArena() const;
 
   const LinkSetup& s_;
   const Deadline deadline_;
   std::vector<Kind> kind_;
   std::vector<int> shm_peers_;
   std::shared_ptr<ShmSegment> own_segment_;
+  std::shared_ptr<ShmSegment> own_arena_segment_;
   std::unique_ptr<TcpAcceptor> acceptor_;
   std::string my_address_;
 };
@@ -78,10 +84,12 @@ Status LinkBuilder::Validate() const {
 }
 
 Result<bool> LinkBuilder::ShmPossibleHere(int local_count) {
-  // Every rank on this host creates one segment with a ring per local peer; ask for all of them,
-  // since they are created at about the same time.
+  // Every rank on this host creates one segment with a ring per local peer, and one arena
+  // segment; ask for all of them, since they are created at about the same time.
+  const uint64_t arena = s_.config.shm_slot_bytes > 0 ? ArenaSegmentBytes(s_.config.shm_slot_bytes) : 0;
   const uint64_t need = static_cast<uint64_t>(local_count) *
-                        ShmSegmentBytes(static_cast<size_t>(local_count - 1), s_.config.shm_ring_bytes);
+                        (ShmSegmentBytes(static_cast<size_t>(local_count - 1), s_.config.shm_ring_bytes) +
+                         arena);
   Result<uint64_t> free_bytes = ShmFreeBytes();
   std::string problem;
   if (!free_bytes.ok()) {
@@ -181,7 +189,28 @@ Status LinkBuilder::CreateShmSegment() {
   if (!segment.ok()) return segment.status().WithContext("shared memory link set-up: ");
   own_segment_ = std::move(*segment);
   InitShmSegment(*own_segment_, s_.rank, ::getpid(), shm_peers_, s_.config.shm_ring_bytes);
+  if (WantArena()) {
+    const std::string arena_name = name + "-arena";
+    const int arena_rank = static_cast<int>(std::count_if(
+        shm_peers_.begin(), shm_peers_.end(), [&](int r) { return r < s_.rank; }));
+    Result<std::shared_ptr<ShmSegment>> arena =
+        CreateArenaSegment(arena_name, arena_rank, s_.config.shm_slot_bytes);
+    if (!arena.ok() && !s_.config.job_id.empty() && ::shm_unlink(arena_name.c_str()) == 0) {
+      arena = CreateArenaSegment(arena_name, arena_rank, s_.config.shm_slot_bytes);
+    }
+    if (!arena.ok()) return arena.status().WithContext("shared memory arena set-up: ");
+    own_arena_segment_ = std::move(*arena);
+  }
+  // Published last: a peer that reads the name finds both segments complete.
   return s_.store->Set("shm-seg/" + std::to_string(s_.rank), ToBytes(name));
+}
+
+bool LinkBuilder::WantArena() const {
+  if (s_.config.shm_slot_bytes == 0 || shm_peers_.empty()) return false;
+  for (int r = 0; r < s_.size; ++r) {
+    if (r != s_.rank && SameNode(r) && kind_[r] != Kind::kShm) return false;
+  }
+  return true;
 }
 
 Status LinkBuilder::ConnectTcp(std::vector<std::unique_ptr<Link>>* links) {
@@ -214,8 +243,15 @@ Status LinkBuilder::ConnectTcp(std::vector<std::unique_ptr<Link>>* links) {
   return Status::Ok();
 }
 
-Status LinkBuilder::ConnectShm(std::vector<std::unique_ptr<Link>>* links) {
+Status LinkBuilder::ConnectShm(Connections* out) {
   if (shm_peers_.empty()) return Status::Ok();
+  std::vector<int> arena_ranks = shm_peers_;
+  arena_ranks.push_back(s_.rank);
+  std::sort(arena_ranks.begin(), arena_ranks.end());
+  std::vector<std::shared_ptr<ShmSegment>> arena_segments(arena_ranks.size());
+  auto arena_index = [&](int r) {
+    return static_cast<size_t>(std::find(arena_ranks.begin(), arena_ranks.end(), r) - arena_ranks.begin());
+  };
   for (int r : shm_peers_) {
     Result<Bytes> name = s_.store->Get("shm-seg/" + std::to_string(r), Left(deadline_));
     if (!name.ok()) return name.status().WithContext("waiting for the shm segment of " + Name(r) + ": ");
@@ -231,9 +267,31 @@ Status LinkBuilder::ConnectShm(std::vector<std::unique_ptr<Link>>* links) {
     if (!inbound.ok()) return context(inbound.status());
     COHORT_LOG(kInfo) << "rank " << s_.rank << " -> " << Name(r) << ": shm (pid " << peer_pid
                       << ", ring " << MiB(outbound->bytes) << ")";
-    (*links)[r] = std::make_unique<StreamLink>(
+    out->links[r] = std::make_unique<StreamLink>(
         r, Host(r),
         MakeShmStream(r, peer_pid, own_segment_, *inbound, std::move(*peer_segment), *outbound));
+    if (own_arena_segment_ != nullptr) {
+      Result<std::shared_ptr<ShmSegment>> arena = ShmSegment::Open(ToString(*name) + "-arena");
+      if (!arena.ok()) return context(arena.status());
+      arena_segments[arena_index(r)] = std::move(*arena);
+    }
+  }
+  out->shm_bytes = own_segment_->size() +
+                   (own_arena_segment_ != nullptr ? own_arena_segment_->size() : 0);
+  if (own_arena_segment_ != nullptr) {
+    arena_segments[arena_index(s_.rank)] = own_arena_segment_;
+    std::vector<std::string> names;
+    for (int r : arena_ranks) names.push_back("rank " + std::to_string(r));
+    Result<std::unique_ptr<NodeArena>> arena =
+        NodeArena::Attach(static_cast<int>(arena_index(s_.rank)), std::move(arena_segments),
+                          std::move(names), s_.config.shm_slot_bytes);
+    if (!arena.ok()) return arena.status().WithContext("shared memory arena set-up: ");
+    out->arena = std::move(*arena);
+    out->arena_ranks = arena_ranks;
+    COHORT_LOG(kInfo) << "rank " << s_.rank << ": shared-memory arena with " << arena_ranks.size()
+                      << " local ranks, " << SharedArena::kSlots << " slots of "
+                      << s_.config.shm_slot_bytes << " bytes"
+                      << (out->arena->oversubscribed() ? " (more ranks than CPUs: no spinning)" : "");
   }
   // Unlink our segment once every peer has mapped it: from then on nothing is left in /dev/shm,
   // even if a rank crashes.
@@ -242,27 +300,29 @@ Status LinkBuilder::ConnectShm(std::vector<std::unique_ptr<Link>>* links) {
   for (int r : shm_peers_) keys.push_back("shm-mapped/" + std::to_string(r));
   Status mapped = s_.store->Wait(keys, Left(deadline_));
   if (!mapped.ok()) return mapped.WithContext("waiting for local ranks to map shared memory: ");
+  if (out->arena != nullptr) COHORT_RETURN_IF_ERROR(out->arena->UnlinkOwnSegment());
   return own_segment_->Unlink();
 }
 
-Result<std::vector<std::unique_ptr<Link>>> LinkBuilder::Run() {
+Result<Connections> LinkBuilder::Run() {
   COHORT_RETURN_IF_ERROR(Validate());
-  std::vector<std::unique_ptr<Link>> links(static_cast<size_t>(s_.size));
-  if (s_.size == 1) return links;
+  Connections out;
+  out.links.resize(static_cast<size_t>(s_.size));
+  if (s_.size == 1) return out;
   // Order matters for freedom from deadlock: everything a peer waits for (shm-ok, tcp-addr,
   // shm-seg, a running acceptor) is published before this rank blocks on anything a peer
   // publishes later.
   COHORT_RETURN_IF_ERROR(ChooseTransports());
   COHORT_RETURN_IF_ERROR(StartTcp());
   COHORT_RETURN_IF_ERROR(CreateShmSegment());
-  COHORT_RETURN_IF_ERROR(ConnectTcp(&links));
-  COHORT_RETURN_IF_ERROR(ConnectShm(&links));
-  return links;
+  COHORT_RETURN_IF_ERROR(ConnectTcp(&out.links));
+  COHORT_RETURN_IF_ERROR(ConnectShm(&out));
+  return out;
 }
 
 }  // namespace
 
-Result<std::vector<std::unique_ptr<Link>>> ConnectLinks(const LinkSetup& setup) {
+Result<Connections> ConnectLinks(const LinkSetup& setup) {
   LinkBuilder builder(setup);
   return builder.Run();
 }

@@ -1,6 +1,7 @@
 // Link set-up: every rank of a communicator connects to every other rank through the store.
 // Same host -> shm, otherwise tcp, unless config.transport forces one. shm set-up checks free
-// space in /dev/shm and falls back to tcp with a warning when there is not enough.
+// space in /dev/shm and falls back to tcp with a warning when there is not enough. Ranks on one
+// host that all reach each other over shm also get a NodeArena for the direct collectives.
 #pragma once
 
 #include <memory>
@@ -11,6 +12,7 @@
 #include "runtime/config/config.h"
 #include "runtime/store/store.h"
 #include "runtime/transport/link.h"
+#include "runtime/transport/node_arena.h"
 
 namespace cohort {
 
@@ -28,9 +30,22 @@ struct LinkSetup {
   Config config;
 };
 
-// Returns one Link per rank (nullptr at index `rank`). Fails with an error naming the peer
-// rank and host that could not be reached, within config.connect_timeout.
-Result<std::vector<std::unique_ptr<Link>>> ConnectLinks(const LinkSetup& setup);
+// What link set-up made for one rank.
+struct Connections {
+  // One Link per rank (nullptr at index `rank`).
+  std::vector<std::unique_ptr<Link>> links;
+  // The shared-memory arena of the ranks on this host, when every one of them is reached over
+  // shm and config.shm_slot_bytes > 0; else null. Its ranks are this host's ranks in
+  // communicator order: arena_ranks[i] is the communicator rank of arena rank i.
+  std::unique_ptr<NodeArena> arena;
+  std::vector<int> arena_ranks;
+  // Shared memory this rank created (its ring segment and arena segment), in bytes.
+  size_t shm_bytes = 0;
+};
+
+// Fails with an error naming the peer rank and host that could not be reached, within
+// config.connect_timeout.
+Result<Connections> ConnectLinks(const LinkSetup& setup);
 
 // Removes shared-memory segments this job left in /dev/shm (names start with the job id);
 // the launcher calls it at exit in case a rank crashed during set-up. Returns how many.

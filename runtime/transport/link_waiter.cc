@@ -8,30 +8,18 @@
 #include <chrono>
 #include <string>
 
+#include "runtime/base/backoff.h"
+
 namespace cohort {
 
 namespace {
 
-using std::chrono::microseconds;
-using std::chrono::milliseconds;
-
-// After the last progress: spin this long (a reply in a latency-bound exchange usually comes
-// within a few microseconds), then yield the core until kYieldFor (lets ranks that share a core
-// run), then block.
-constexpr microseconds kSpinFor{20};
-constexpr microseconds kYieldFor{500};
+using backoff::CpuRelax;
+using backoff::kAliveEvery;
+using backoff::kSpinFor;
+using backoff::kYieldFor;
 // Sleep while blocked on links without a file descriptor (shm).
-constexpr microseconds kShmSleep{50};
-// How often stalled links are asked whether their peer still exists.
-constexpr milliseconds kAliveEvery{100};
-
-inline void CpuRelax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
+constexpr auto kShmSleep = backoff::kNap;
 
 std::string DescribeBusy(std::span<Link* const> links, std::span<Request* const> requests) {
   size_t pending = 0;

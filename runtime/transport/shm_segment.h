@@ -42,6 +42,12 @@ class ShmSegment {
   bool unlinked_ = false;
 };
 
+// Segment layouts (rings, arena) align their parts to pages.
+inline constexpr size_t kShmPageBytes = 4096;
+inline size_t RoundUpToShmPage(size_t bytes) {
+  return (bytes + kShmPageBytes - 1) / kShmPageBytes * kShmPageBytes;
+}
+
 // "/cohort-<job_id>-<comm_name>-<rank>", each part reduced to [A-Za-z0-9._-].
 std::string ShmSegmentName(const std::string& job_id, const std::string& comm_name, int rank);
 // Replaces every character outside [A-Za-z0-9._-] with '_'.

@@ -16,7 +16,7 @@ namespace {
 
 constexpr uint64_t kSegmentMagic = 0x4D48535452484F43ull;  // "COHRTSHM"
 constexpr uint32_t kSegmentVersion = 1;
-constexpr size_t kPage = 4096;
+constexpr size_t kPage = kShmPageBytes;
 
 struct ShmSegmentHeader {
   uint64_t magic;
@@ -29,7 +29,7 @@ struct ShmSegmentHeader {
   // followed by int32_t ring_peer[num_rings]
 };
 
-size_t RoundUpPage(size_t bytes) { return (bytes + kPage - 1) / kPage * kPage; }
+size_t RoundUpPage(size_t bytes) { return RoundUpToShmPage(bytes); }
 size_t HeaderAreaBytes(size_t num_rings) {
   return RoundUpPage(sizeof(ShmSegmentHeader) + num_rings * sizeof(int32_t));
 }

@@ -126,7 +126,7 @@ std::string Case::ToString() const {
          " root=" + std::to_string(root) + " chunk_bytes=" + std::to_string(chunk_bytes);
 }
 
-CollectiveHarness::CollectiveHarness(int size) : world_(size) {
+CollectiveHarness::CollectiveHarness(int size, bool with_arena) : world_(size, with_arena) {
   for (int r = 0; r < size; ++r) workspaces_.push_back(std::make_unique<Workspace>());
 }
 

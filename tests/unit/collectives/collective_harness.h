@@ -32,7 +32,8 @@ struct Case {
 
 class CollectiveHarness {
  public:
-  explicit CollectiveHarness(int size);
+  // `with_arena`: the world is one host and offers the FakeArena (fake_peer_io.h).
+  explicit CollectiveHarness(int size, bool with_arena = true);
   FakeWorld& world() { return world_; }
 
   // Runs fn on every rank and checks the outcome; returns "" or the first problem found.

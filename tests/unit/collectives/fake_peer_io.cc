@@ -96,7 +96,42 @@ Status FakePeerIo::WaitAll() {
   return Status::Ok();
 }
 
-FakeWorld::FakeWorld(int size) : size_(size) {
+int FakeArena::size() const { return world_->size(); }
+
+std::byte* FakeArena::slot(int r, uint64_t step) const {
+  return world_->slots_[static_cast<size_t>(r)].data() + (step % kSlots) * kFakeSlotBytes;
+}
+
+Status FakeArena::Sync() {
+  // Blocking (not spinning) waits: tests run up to 8 ranks as threads on few cores.
+  const uint64_t step = next_step_++;
+  const auto deadline = std::chrono::steady_clock::now() + kRecvTimeout;
+  std::unique_lock lock(world_->arena_mutex_);
+  world_->arrived_[static_cast<size_t>(rank_)] = step;
+  world_->arena_cv_.notify_all();
+  for (int r = 0; r < size(); ++r) {
+    while (world_->arrived_[static_cast<size_t>(r)] < step) {
+      if (world_->aborted()) return AbortedError("another rank failed");
+      const auto now = std::chrono::steady_clock::now();
+      if (now >= deadline) {
+        std::string why = "rank " + std::to_string(rank_) + " timed out in arena step " +
+                          std::to_string(step) + " waiting for rank " + std::to_string(r);
+        lock.unlock();
+        world_->Abort(why);
+        return DeadlineExceededError(why);
+      }
+      world_->arena_cv_.wait_until(lock, std::min(deadline, now + std::chrono::milliseconds(50)));
+    }
+  }
+  return Status::Ok();
+}
+
+SharedArena* FakePeerIo::arena() { return world_->with_arena_ ? &arena_ : nullptr; }
+
+FakeWorld::FakeWorld(int size, bool with_arena)
+    : size_(size), with_arena_(with_arena),
+      slots_(static_cast<size_t>(size), std::vector<std::byte>(SharedArena::kSlots * kFakeSlotBytes)),
+      arrived_(static_cast<size_t>(size), 0) {
   for (int r = 0; r < size; ++r) ios_.push_back(std::make_unique<FakePeerIo>(this, r));
   for (int i = 0; i < size * size; ++i) boxes_.push_back(std::make_unique<Mailbox>());
 }

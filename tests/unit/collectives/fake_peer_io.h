@@ -6,6 +6,10 @@
 // delivers this rank's sends and completes its receives in posting order, waiting up to 20 s
 // each. A receive whose matched message has a different byte count fails the whole world loudly
 // (every rank's pending wait returns an error), as a real transport would.
+//
+// FakeArena: the SharedArena of the world (threads share memory anyway): per rank, kSlots slots
+// of kFakeSlotBytes and an arrived-step counter; Sync waits up to 20 s. The slots are small so
+// that the direct algorithms pipeline (many steps) at the counts the tests use.
 #pragma once
 
 #include <condition_variable>
@@ -23,6 +27,24 @@ namespace cohort::testing {
 
 class FakeWorld;
 
+inline constexpr size_t kFakeSlotBytes = 16384;
+
+class FakeArena final : public SharedArena {
+ public:
+  FakeArena(FakeWorld* world, int rank) : world_(world), rank_(rank) {}
+  int rank() const override { return rank_; }
+  int size() const override;
+  size_t slot_bytes() const override { return kFakeSlotBytes; }
+  uint64_t next_step() const override { return next_step_; }
+  std::byte* slot(int r, uint64_t step) const override;
+  Status Sync() override;
+
+ private:
+  FakeWorld* world_;
+  int rank_;
+  uint64_t next_step_ = 1;
+};
+
 class FakePeerIo : public PeerIo {
  public:
   FakePeerIo(FakeWorld* world, int rank) : world_(world), rank_(rank) {}
@@ -31,6 +53,7 @@ class FakePeerIo : public PeerIo {
   Status Send(int peer, const void* data, size_t bytes) override;
   Status Recv(int peer, void* data, size_t bytes) override;
   Status WaitAll() override;
+  SharedArena* arena() override;
 
   size_t pending() const { return sends_.size() + recvs_.size(); }
   size_t max_outstanding() const { return max_outstanding_; }
@@ -50,6 +73,7 @@ class FakePeerIo : public PeerIo {
 
   FakeWorld* world_;
   int rank_;
+  FakeArena arena_{world_, rank_};
   std::vector<Post> sends_;
   std::vector<Post> recvs_;
   size_t max_outstanding_ = 0;
@@ -58,7 +82,8 @@ class FakePeerIo : public PeerIo {
 
 class FakeWorld {
  public:
-  explicit FakeWorld(int size);
+  // `with_arena`: every rank's PeerIo offers the FakeArena (the world is "one host").
+  explicit FakeWorld(int size, bool with_arena = true);
   int size() const { return size_; }
   FakePeerIo& io(int rank) { return *ios_[rank]; }
 
@@ -72,6 +97,7 @@ class FakeWorld {
 
  private:
   friend class FakePeerIo;
+  friend class FakeArena;
   struct Mailbox {
     std::mutex mutex;
     std::condition_variable ready;
@@ -81,6 +107,12 @@ class FakeWorld {
   bool aborted();
 
   int size_;
+  bool with_arena_;
+  std::vector<std::vector<std::byte>> slots_;              // per rank: kSlots * kFakeSlotBytes
+  // The arena's step counters (per rank: last step arrived at), under a lock: threads.
+  std::mutex arena_mutex_;
+  std::condition_variable arena_cv_;
+  std::vector<uint64_t> arrived_;
   std::vector<std::unique_ptr<FakePeerIo>> ios_;
   std::vector<std::unique_ptr<Mailbox>> boxes_;
   std::mutex abort_mutex_;

@@ -18,7 +18,7 @@ using testing::CollectiveHarness;
 std::string_view Chosen(CollectiveKind kind, int size, size_t count, std::string_view forced,
                         DataType dtype = DataType::kF32) {
   CollectiveArgs args{kind, nullptr, nullptr, count, dtype, ReduceOp::kSum, 0};
-  Result<const AlgorithmInfo*> info = SelectAlgorithm(args, size, forced);
+  Result<const AlgorithmInfo*> info = SelectAlgorithm(args, World{size, nullptr}, forced);
   EXPECT_TRUE(info.ok()) << info.status().ToString();
   return info.ok() ? (*info)->name : "";
 }
@@ -41,6 +41,34 @@ TEST(SelectorTest, AutomaticChoiceBySizeAndWorld) {
   EXPECT_EQ(Chosen(K::kBarrier, 4, 0, "auto"), "dissemination");
 }
 
+// With every rank on one host (an arena), every collective at every size runs on the arena
+// (which direct algorithm is the tuned table's business), unless a link algorithm is forced.
+TEST(SelectorTest, OneHostUsesTheArena) {
+  testing::FakeWorld host(4);
+  const World world{4, host.io(0).arena()};
+  for (CollectiveKind kind : {CollectiveKind::kAllreduce, CollectiveKind::kReduceScatter,
+                              CollectiveKind::kAllgather, CollectiveKind::kBroadcast,
+                              CollectiveKind::kReduce, CollectiveKind::kAlltoall,
+                              CollectiveKind::kBarrier}) {
+    for (size_t count : {size_t{2}, size_t{4096}, size_t{1} << 20, size_t{1} << 26}) {
+      CollectiveArgs args{kind, nullptr, nullptr, count, DataType::kF32, ReduceOp::kSum, 0};
+      Result<const AlgorithmInfo*> info = SelectAlgorithm(args, world, "auto");
+      ASSERT_TRUE(info.ok()) << info.status().ToString();
+      EXPECT_TRUE((*info)->needs_arena) << CollectiveName(kind) << " " << count << ": " << (*info)->name;
+    }
+  }
+  const CollectiveArgs big{CollectiveKind::kAllreduce, nullptr, nullptr, 1 << 20, DataType::kF32,
+                           ReduceOp::kSum, 0};
+  auto picked = [&](const World& w, std::string_view forced) -> const AlgorithmInfo* {
+    Result<const AlgorithmInfo*> info = SelectAlgorithm(big, w, forced);
+    return info.ok() ? info.value() : nullptr;
+  };
+  EXPECT_EQ(picked(world, "ring")->name, "ring");
+  EXPECT_EQ(picked(world, "shm_oneshot")->name, "shm_direct") << "4 MiB does not fit one slot";
+  // Without an arena the direct algorithms are never chosen, even when forced.
+  EXPECT_FALSE(picked(World{4, nullptr}, "shm_direct")->needs_arena);
+}
+
 TEST(SelectorTest, ForcedNamesAndFallbacks) {
   using K = CollectiveKind;
   EXPECT_EQ(Chosen(K::kAllreduce, 8, 1 << 20, "recursive_doubling"), "recursive_doubling");
@@ -56,7 +84,7 @@ TEST(SelectorTest, ForcedNamesAndFallbacks) {
 TEST(SelectorTest, UnknownNameListsTheValidOnes) {
   CollectiveArgs args{CollectiveKind::kAllreduce, nullptr, nullptr, 4, DataType::kF32,
                       ReduceOp::kSum, 0};
-  Result<const AlgorithmInfo*> info = SelectAlgorithm(args, 4, "rign");
+  Result<const AlgorithmInfo*> info = SelectAlgorithm(args, World{4, nullptr}, "rign");
   ASSERT_FALSE(info.ok());
   EXPECT_EQ(info.status().code(), StatusCode::kInvalidArgument);
   EXPECT_NE(info.status().message().find("rign"), std::string::npos);
@@ -80,12 +108,22 @@ testing::CollectiveFn Selector(std::string forced, std::string* chosen) {
 
 TEST(SelectorTest, ReportsTheAlgorithmItRan) {
   std::string chosen;
-  CollectiveHarness h4(4);
+  CollectiveHarness h4(4, /*with_arena=*/false);
   Case c{CollectiveKind::kAllreduce, 4, DataType::kF32, ReduceOp::kSum, 1000, false, 0};
   EXPECT_EQ(h4.RunAndCheck(c, Selector("rabenseifner", &chosen)), "");
   EXPECT_EQ(chosen, "rabenseifner");
   EXPECT_EQ(h4.RunAndCheck(c, Selector("pairwise", &chosen)), "");
   EXPECT_EQ(chosen, "recursive_doubling");
+  // One host with an arena: the direct algorithms, by size.
+  CollectiveHarness h4_arena(4);
+  EXPECT_EQ(h4_arena.RunAndCheck(c, Selector("auto", &chosen)), "");
+  EXPECT_EQ(chosen, "shm_oneshot");
+  c.count = 65539;
+  EXPECT_EQ(h4_arena.RunAndCheck(c, Selector("auto", &chosen)), "");
+  EXPECT_EQ(chosen, "shm_direct");
+  EXPECT_EQ(h4_arena.RunAndCheck(c, Selector("ring", &chosen)), "");
+  EXPECT_EQ(chosen, "ring");
+  c.count = 1000;
   CollectiveHarness h1(1);
   c.size = 1;
   EXPECT_EQ(h1.RunAndCheck(c, Selector("ring", &chosen)), "");
@@ -96,11 +134,12 @@ TEST(SelectorTest, ReportsTheAlgorithmItRan) {
 void ExpectInvalidEverywhere(const Case& c, const std::string& needle) {
   for (const AlgorithmInfo& info : AllAlgorithms()) {
     if (info.kind != c.kind) continue;
+    CollectiveHarness h(c.size);
+    const World world{c.size, h.world().io(0).arena()};
     if (info.supports && !info.supports(CollectiveArgs{c.kind, nullptr, nullptr, c.count, c.dtype,
-                                                       c.op, c.root}, c.size)) {
+                                                       c.op, c.root}, world)) {
       continue;
     }
-    CollectiveHarness h(c.size);
     std::string chosen;
     for (const testing::CollectiveFn& fn :
          {testing::CollectiveFn(info.run), Selector("auto", &chosen)}) {

@@ -151,18 +151,49 @@ std::vector<std::string> ErrorsOfTwoRanks(const Config& config,
   return errors;
 }
 
-TEST(Communicator, DtypeMismatchOfEqualSizeIsCaughtWithoutDebugMode) {
-  auto errors = ErrorsOfTwoRanks(TestConfig(TransportChoice::kShm, UniqueJobId()),
-                                 [](int r, Communicator& comm) {
+// Without DETAIL, links catch it in the message tags and the shared-memory arena in its call
+// records; either way both ranks fail at once and name both calls.
+class MismatchTest : public ::testing::TestWithParam<size_t> {};  // COHORT_SHM_SLOT_BYTES
+
+TEST_P(MismatchTest, DtypeMismatchOfEqualSizeIsCaughtWithoutDebugMode) {
+  Config config = TestConfig(TransportChoice::kShm, UniqueJobId());
+  config.shm_slot_bytes = GetParam();
+  auto errors = ErrorsOfTwoRanks(config, [](int r, Communicator& comm) {
     std::vector<int32_t> data(64, 1);
     comm.allreduce({data.data(), data.size(), r == 0 ? DataType::kF32 : DataType::kI32},
                    ReduceOp::kSum);
   });
+  const bool arena = GetParam() != 0;
   for (int r = 0; r < 2; ++r) {
-    EXPECT_NE(errors[r].find("allreduce #1 (f32, sum)"), std::string::npos) << errors[r];
-    EXPECT_NE(errors[r].find("allreduce #1 (i32, sum)"), std::string::npos) << errors[r];
+    EXPECT_NE(errors[r].find(arena ? "allreduce #1 (64 x f32, sum)" : "allreduce #1 (f32, sum)"),
+              std::string::npos) << errors[r];
+    EXPECT_NE(errors[r].find(arena ? "allreduce #1 (64 x i32, sum)" : "allreduce #1 (i32, sum)"),
+              std::string::npos) << errors[r];
   }
 }
+
+TEST_P(MismatchTest, DifferentCollectivesAndCountsFailOnEveryRank) {
+  Config config = TestConfig(TransportChoice::kShm, UniqueJobId());
+  config.shm_slot_bytes = GetParam();
+  config.timeout = std::chrono::seconds(20);
+  // Counts that take different numbers of arena steps.
+  auto errors = ErrorsOfTwoRanks(config, [](int r, Communicator& comm) {
+    std::vector<float> data(r == 0 ? 1 << 20 : 1000, 1.0f);
+    comm.allreduce({data.data(), data.size(), DataType::kF32}, ReduceOp::kSum);
+  });
+  // Different collectives.
+  auto kinds = ErrorsOfTwoRanks(config, [](int r, Communicator& comm) {
+    std::vector<float> data(4096, 1.0f);
+    if (r == 0) comm.allreduce({data.data(), data.size(), DataType::kF32}, ReduceOp::kSum);
+    if (r == 1) comm.broadcast({data.data(), data.size(), DataType::kF32}, 0);
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_NE(errors[r].find("mismatch"), std::string::npos) << "rank " << r << ": " << errors[r];
+    EXPECT_NE(kinds[r].find("mismatch"), std::string::npos) << "rank " << r << ": " << kinds[r];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(ArenaOnAndOff, MismatchTest, ::testing::Values(size_t{256} << 10, size_t{0}));
 
 TEST(Communicator, DetailModeReportsRootMismatchWithBothCalls) {
   Config config = TestConfig(TransportChoice::kTcp, UniqueJobId());

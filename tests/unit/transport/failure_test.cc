@@ -86,7 +86,7 @@ TEST(TcpLink, StrangerWithAWrongSecretDoesNotBreakSetUp) {
     // Rank 1 (the connector) comes late, so the stranger arrives during rank 0's set-up.
     if (r == 1) std::this_thread::sleep_for(std::chrono::milliseconds(300));
     auto links = ConnectLinks(MakeSetup(r, 2, store, config));
-    if (links.ok()) world[r] = std::move(*links);
+    if (links.ok()) world[r] = std::move(links->links);
     else errors[r] = links.status();
   });
   stranger.join();
@@ -222,8 +222,8 @@ TEST(Connect, SingleRankHasNoLinks) {
   auto links = ConnectLinks(MakeSetup(0, 1, std::make_shared<MemoryStore>(),
                                       TestConfig(TransportChoice::kAuto, UniqueJobId())));
   ASSERT_TRUE(links.ok());
-  ASSERT_EQ(links->size(), 1u);
-  EXPECT_EQ((*links)[0], nullptr);
+  ASSERT_EQ(links->links.size(), 1u);
+  EXPECT_EQ(links->links[0], nullptr);
 }
 
 TEST(Connect, RemoveJobSegmentsUnlinksOnlyThatJob) {

@@ -71,7 +71,7 @@ inline std::vector<Links> ConnectWorld(int size, const Config& config, std::vect
   RunRanks(size, [&](int r) {
     auto links = ConnectLinks(MakeSetup(r, size, store, config, nodes));
     if (links.ok()) {
-      world[r] = std::move(*links);
+      world[r] = std::move(links->links);
     } else {
       errors[r] = links.status();
     }

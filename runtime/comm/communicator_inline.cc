@@ -1,0 +1,60 @@
+// CommunicatorImpl's latency path: a blocking collective that the shared-memory arena serves runs
+// on the calling thread. It still gets its sequence number in call order and its history entry
+// (both allocation-free), but no Work, no queue and no hand-off to the progress thread, whose
+// wake-up alone costs more than an 8-byte allreduce through shared memory.
+//
+// Ordering: the caller takes exec_mutex_ while it holds mutex_ and sees an empty queue, as the
+// progress thread does when it takes an operation off the queue; so an operation numbered
+// earlier always runs before one numbered later, whichever thread runs each. Arena algorithms
+// touch no link, so point-to-point messages the progress thread keeps moving are unaffected.
+#include "collectives/selector.h"
+#include "runtime/base/errors.h"
+#include "runtime/comm/communicator_impl.h"
+#include "runtime/comm/validate.h"
+
+namespace cohort {
+
+void CommunicatorImpl::RunBlocking(CollectiveKind kind, const BufferView& send,
+                                   const BufferView& recv, ReduceOp op, int root) {
+  Op entry;
+  entry.type = Op::Type::kCollective;
+  if (kind == CollectiveKind::kBarrier) {
+    entry.args.kind = kind;
+  } else {
+    Result<CollectiveArgs> args = ValidateCollective({kind, rank_, size_}, send, recv, op, root);
+    ThrowIfError(args.status());
+    entry.args = *args;
+  }
+  if (!entry.args.device.is_cpu()) {
+    EnqueueCuda(std::move(entry))->wait();
+    return;
+  }
+  Status status;
+  if (TryRunInline(entry, &status)) {
+    ThrowIfError(status);
+    return;
+  }
+  Enqueue(std::move(entry))->wait();
+}
+
+bool CommunicatorImpl::TryRunInline(Op& op, Status* status) {
+  // DETAIL's fingerprint exchange and its messages stay on the queued path.
+  if (arena_ == nullptr || config_.check_fingerprints) return false;
+  Result<const AlgorithmInfo*> algorithm =
+      SelectAlgorithm(op.args, World{size_, peer_io_->arena()}, config_.algorithm);
+  if (!algorithm.ok() || !(*algorithm)->needs_arena) return false;
+
+  std::unique_lock queue_lock(mutex_);
+  if (!queue_.empty()) return false;  // earlier calls first, on the progress thread
+  std::lock_guard exec_lock(exec_mutex_);
+  NumberLocked(op);
+  queue_lock.unlock();
+
+  history_.SetState(op.history, OpHistory::State::kRunning);
+  Status result = AbortStatus();
+  if (result.ok()) result = Run(op);
+  *status = Conclude(op.history, std::move(result));
+  return true;
+}
+
+}  // namespace cohort

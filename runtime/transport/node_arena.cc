@@ -1,0 +1,193 @@
+// NodeArena: segment layout, attaching, and the bounded Sync wait (node_arena.h).
+#include "runtime/transport/node_arena.h"
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstring>
+#include <new>
+#include <thread>
+
+#include "runtime/base/backoff.h"
+#include "runtime/transport/shm_stream.h"
+
+namespace cohort {
+
+namespace {
+
+constexpr uint64_t kArenaMagic = 0x414E4552414F4843ull;  // "CHOARENA"
+constexpr uint32_t kArenaVersion = 1;
+constexpr size_t kPage = kShmPageBytes;
+
+// Page 0 of a rank's arena segment. The counter sits on its own cache line: the owner stores
+// it once per step while every other local rank spins on it.
+struct ArenaHeader {
+  uint64_t magic;
+  uint32_t version;
+  int32_t owner_rank;
+  int64_t owner_pid;
+  uint64_t slot_bytes;
+  alignas(64) std::atomic<uint64_t> arrived;  // last step the owner finished; owner stores only
+  unsigned char calls[2][NodeArena::kCallRecordBytes];  // by parity of the call's first step
+};
+static_assert(offsetof(ArenaHeader, calls) + sizeof(ArenaHeader::calls) <=
+                  offsetof(ArenaHeader, arrived) + 64,
+              "the call records share the counter's cache line");
+static_assert(sizeof(ArenaHeader) <= kPage);
+static_assert(std::atomic<uint64_t>::is_always_lock_free, "the counter lives in shared memory");
+
+// CPUs this process may run on: more local ranks than that means a rank that spins holds a CPU
+// the rank it waits for needs.
+int UsableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return static_cast<int>(std::thread::hardware_concurrency());
+  return std::max(1, CPU_COUNT(&set));
+}
+
+}  // namespace
+
+size_t ArenaSegmentBytes(size_t slot_bytes) {
+  return kPage + SharedArena::kSlots * RoundUpToShmPage(slot_bytes);
+}
+
+Result<std::shared_ptr<ShmSegment>> CreateArenaSegment(const std::string& name, int owner_rank,
+                                                       size_t slot_bytes) {
+  COHORT_ASSIGN_OR_RETURN(std::shared_ptr<ShmSegment> segment,
+                          ShmSegment::Create(name, ArenaSegmentBytes(slot_bytes)));
+  auto* header = new (segment->data()) ArenaHeader{};
+  header->version = kArenaVersion;
+  header->owner_rank = owner_rank;
+  header->owner_pid = ::getpid();
+  header->slot_bytes = slot_bytes;
+  header->arrived.store(0, std::memory_order_relaxed);
+  // Magic last: a reader that sees it sees a complete header (the store server orders the
+  // segment's name after this anyway, so this is belt and braces).
+  std::atomic_thread_fence(std::memory_order_release);
+  header->magic = kArenaMagic;
+  return segment;
+}
+
+Result<std::unique_ptr<NodeArena>> NodeArena::Attach(
+    int rank, std::vector<std::shared_ptr<ShmSegment>> segments,
+    std::vector<std::string> rank_names, size_t slot_bytes) {
+  if (rank < 0 || static_cast<size_t>(rank) >= segments.size() ||
+      rank_names.size() != segments.size()) {
+    return InvalidArgumentError("NodeArena: rank " + std::to_string(rank) + " of " +
+                                std::to_string(segments.size()) + " segments");
+  }
+  std::unique_ptr<NodeArena> arena(new NodeArena());
+  arena->rank_ = rank;
+  arena->slot_bytes_ = slot_bytes;
+  arena->slot_stride_ = RoundUpToShmPage(slot_bytes);
+  arena->oversubscribed_ = static_cast<int>(segments.size()) > UsableCpus();
+  for (size_t i = 0; i < segments.size(); ++i) {
+    const std::shared_ptr<ShmSegment>& segment = segments[i];
+    if (segment == nullptr || segment->size() < ArenaSegmentBytes(slot_bytes)) {
+      return InternalError("the shared-memory arena segment of " + rank_names[i] +
+                           " is missing or too small (" +
+                           std::to_string(segment ? segment->size() : 0) + " bytes, " +
+                           std::to_string(ArenaSegmentBytes(slot_bytes)) + " expected)");
+    }
+    auto* header = reinterpret_cast<ArenaHeader*>(segment->data());
+    if (header->magic != kArenaMagic || header->version != kArenaVersion ||
+        header->owner_rank != static_cast<int32_t>(i) || header->slot_bytes != slot_bytes) {
+      return InternalError("the shared-memory arena segment " + segment->name() + " of " +
+                           rank_names[i] + " does not hold that rank's arena (stale segment from "
+                           "another job, or ranks with different COHORT_SHM_SLOT_BYTES)");
+    }
+    Member member;
+    member.segment = segment;
+    member.arrived = &header->arrived;
+    member.calls = header->calls;
+    member.slots = reinterpret_cast<std::byte*>(segment->data()) + kPage;
+    member.pid = static_cast<pid_t>(header->owner_pid);
+    member.name = rank_names[i];
+    if (static_cast<int>(i) == rank) arena->own_arrived_ = &header->arrived;
+    arena->members_.push_back(std::move(member));
+  }
+  return arena;
+}
+
+std::byte* NodeArena::slot(int r, uint64_t step) const {
+  return members_[static_cast<size_t>(r)].slots +
+         (step % SharedArena::kSlots) * slot_stride_;
+}
+
+size_t NodeArena::own_segment_bytes() const {
+  return members_[static_cast<size_t>(rank_)].segment->size();
+}
+
+Status NodeArena::UnlinkOwnSegment() { return members_[static_cast<size_t>(rank_)].segment->Unlink(); }
+
+void NodeArena::Announce(const void* record) {
+  // Published by the release store of the counter in the next Sync.
+  std::memcpy(members_[static_cast<size_t>(rank_)].calls[next_step_ % 2], record, kCallRecordBytes);
+}
+
+const void* NodeArena::Announced(int r, uint64_t step) const {
+  return members_[static_cast<size_t>(r)].calls[step % 2];
+}
+
+Status NodeArena::Sync(Deadline deadline, const WaitHooks* hooks) {
+  const uint64_t step = next_step_++;
+  // Release: this rank's writes for the step are visible to whoever sees the new count.
+  own_arrived_->store(step, std::memory_order_release);
+  for (int r = 0; r < size(); ++r) {
+    if (r == rank_) continue;
+    // Acquire pairs with rank r's release store: its writes for the step are visible now.
+    if (members_[static_cast<size_t>(r)].arrived->load(std::memory_order_acquire) >= step) continue;
+    COHORT_RETURN_IF_ERROR(WaitFor(r, step, deadline, hooks));
+  }
+  return Status::Ok();
+}
+
+Status NodeArena::WaitFor(int r, uint64_t step, Deadline deadline, const WaitHooks* hooks) {
+  const Member& peer = members_[static_cast<size_t>(r)];
+  const auto spin_for = oversubscribed_ ? std::chrono::microseconds(0) : backoff::kSpinFor;
+  const Clock::time_point start = Clock::now();
+  Clock::time_point last_alive_check = start;
+  Clock::time_point now = start;
+  for (uint32_t round = 1;; ++round) {
+    if (peer.arrived->load(std::memory_order_acquire) >= step) return Status::Ok();
+    if (hooks != nullptr && hooks->cancelled != nullptr &&
+        hooks->cancelled->load(std::memory_order_relaxed)) {
+      return hooks->cancelled_status();
+    }
+    // Read the clock only every 64 rounds while spinning: the spin is what makes latency.
+    if (round % 64 != 0 && now - start < spin_for) {
+      backoff::CpuRelax();
+      continue;
+    }
+    now = Clock::now();
+    if (now - start < spin_for) {
+      backoff::CpuRelax();
+      continue;
+    }
+    if (now >= deadline.at()) {
+      const uint64_t at = peer.arrived->load(std::memory_order_acquire);
+      // Worded as what was awaited: the communicator prefixes the timeout and the operation.
+      return DeadlineExceededError(peer.name + " (pid " + std::to_string(peer.pid) +
+                                   ") in shared memory, which is " +
+                                   std::to_string(step - std::min(at, step)) +
+                                   " step(s) behind this rank");
+    }
+    if (now - last_alive_check >= backoff::kAliveEvery) {
+      last_alive_check = now;
+      if (ProcessIsGone(peer.pid)) {
+        return UnavailableError(peer.name + " (pid " + std::to_string(peer.pid) +
+                                ") on this host is no longer running (did it exit or crash?)");
+      }
+      if (hooks != nullptr && hooks->on_stall) COHORT_RETURN_IF_ERROR(hooks->on_stall());
+    }
+    if (now - start < spin_for + backoff::kYieldFor) {
+      sched_yield();
+    } else {
+      std::this_thread::sleep_for(backoff::kNap);
+    }
+  }
+}
+
+}  // namespace cohort
