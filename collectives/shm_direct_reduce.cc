@@ -40,6 +40,7 @@ Status DirectReducePipeline(SharedArena& arena, const CollectiveArgs& args, Work
   const auto* in = static_cast<const std::byte*>(args.send);
   auto* out = static_cast<std::byte*>(args.recv);
   const bool writes_output = root < 0 || r == root;
+  const bool stream = detail::StreamsOutput(count * elem);
   const size_t chunk = detail::SlotElements(arena.slot_bytes(), elem);
   const size_t chunks = detail::ChunkCount(count, chunk);
   const void** sources = nullptr;
@@ -56,12 +57,14 @@ Status DirectReducePipeline(SharedArena& arena, const CollectiveArgs& args, Work
     if (slice.count == 0) return;
     for (int p = 0; p < n; ++p) sources[p] = arena.slot(p, s0 + k) + slice.offset * elem;
     std::byte* published = arena.slot(r, s0 + k) + slice.offset * elem;
-    // Folding into the output (never a source) lets the kernel write straight through; the
-    // published copy is then made from cache.
-    std::byte* result = writes_output ? out + (c.offset + slice.offset) * elem : published;
+    std::byte* output = out + (c.offset + slice.offset) * elem;
+    // Folding into the output (never a source) lets the kernel write straight through and the
+    // published copy come from cache; a streamed output is written once, from the slot.
+    std::byte* result = writes_output && !stream ? output : published;
     kernels::ReduceMany(result, sources, static_cast<size_t>(n), slice.count, args.dtype, args.op);
     detail::ApplyAverage(args, n, result, slice.count);
     if (result != published) std::memcpy(published, result, slice.count * elem);
+    if (writes_output && stream) kernels::CopyStreaming(output, published, slice.count * elem);
   };
   auto copy_out = [&](size_t k) {
     if (!writes_output) return;
@@ -69,8 +72,8 @@ Status DirectReducePipeline(SharedArena& arena, const CollectiveArgs& args, Work
     for (int p = 0; p < n; ++p) {
       if (p == r) continue;
       const Range slice = detail::AlignedSlice(c.count, n, p, elem);
-      std::memcpy(out + (c.offset + slice.offset) * elem, arena.slot(p, s0 + k) + slice.offset * elem,
-                  slice.count * elem);
+      detail::CopyOut(out + (c.offset + slice.offset) * elem,
+                      arena.slot(p, s0 + k) + slice.offset * elem, slice.count * elem, stream);
     }
   };
 
