@@ -2,6 +2,7 @@
 #include "collectives/selector.h"
 
 #include <cstdint>
+#include <vector>
 
 #include "collectives/algorithm_util.h"
 #include "collectives/args_check.h"
@@ -45,6 +46,12 @@ constexpr AlgorithmInfo kAlgorithms[] = {
     {K::kBroadcast, "shm_direct", &ShmDirectBroadcast, &ShmDirectSupports, true},
     {K::kReduce, "shm_direct", &ShmDirectReduce, &ShmDirectSupports, true},
     {K::kAlltoall, "shm_direct", &ShmDirectAlltoall, &ShmDirectSupports, true},
+    {K::kAllreduce, "shm_express", &ShmExpressAllreduce, &ShmExpressSupports, true},
+    {K::kReduceScatter, "shm_express", &ShmExpressReduceScatter, &ShmExpressSupports, true},
+    {K::kAllgather, "shm_express", &ShmExpressAllgather, &ShmExpressSupports, true},
+    {K::kBroadcast, "shm_express", &ShmExpressBroadcast, &ShmExpressSupports, true},
+    {K::kReduce, "shm_express", &ShmExpressReduce, &ShmExpressSupports, true},
+    {K::kAlltoall, "shm_express", &ShmExpressAlltoall, &ShmExpressSupports, true},
     {K::kBarrier, "shm", &ShmBarrier, &ShmDirectSupports, true},
 };
 
@@ -80,13 +87,20 @@ constexpr AutoRule kTunedRules[] = {
 
 // Defaults where the tuning run has no answer (other world sizes, sizes past its largest).
 constexpr AutoRule kDefaultRules[] = {
-    // One host: read each other's memory directly; one Sync for what fits a slot.
+    // One host: small messages in one express exchange (where the contribution fits), the rest
+    // read from each other's slots.
+    {K::kAllreduce, Where::kArena, 2, kAnySize, 4 * KiB, "shm_express"},
     {K::kAllreduce, Where::kArena, 2, kAnySize, 16 * KiB, "shm_oneshot"},
     {K::kAllreduce, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
+    {K::kReduceScatter, Where::kArena, 2, kAnySize, 1 * KiB, "shm_express"},
     {K::kReduceScatter, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
+    {K::kAllgather, Where::kArena, 2, kAnySize, 4 * KiB, "shm_express"},
     {K::kAllgather, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
+    {K::kBroadcast, Where::kArena, 2, kAnySize, 1 * KiB, "shm_express"},
     {K::kBroadcast, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
+    {K::kReduce, Where::kArena, 2, kAnySize, 4 * KiB, "shm_express"},
     {K::kReduce, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
+    {K::kAlltoall, Where::kArena, 2, kAnySize, 1 * KiB, "shm_express"},
     {K::kAlltoall, Where::kArena, 2, kAnySize, kAnyBytes, "shm_direct"},
     {K::kBarrier, Where::kArena, 2, kAnySize, kAnyBytes, "shm"},
     // Two ranks: one exchange of everything beats two half-exchanges until bandwidth dominates.
@@ -124,14 +138,31 @@ bool Applies(const AutoRule& rule, const CollectiveArgs& args, const World& worl
   return rule.where == Where::kAny || (rule.where == Where::kArena) == (world.arena != nullptr);
 }
 
+// Every rule with its algorithm looked up once (the tables never change), tuned rules first.
+struct ResolvedRule {
+  const AutoRule* rule;
+  const AlgorithmInfo* info;
+};
+const std::vector<ResolvedRule>& ResolvedRules() {
+  static const std::vector<ResolvedRule> resolved = [] {
+    std::vector<ResolvedRule> out;
+    for (std::span<const AutoRule> rules : {std::span<const AutoRule>(kTunedRules),
+                                            std::span<const AutoRule>(kDefaultRules)}) {
+      for (const AutoRule& rule : rules) {
+        const AlgorithmInfo* info = Find(rule.kind, rule.name);
+        if (info != nullptr) out.push_back({&rule, info});
+      }
+    }
+    return out;
+  }();
+  return resolved;
+}
+
 const AlgorithmInfo* AutoSelect(const CollectiveArgs& args, const World& world) {
   const size_t bytes = args.count * args.element_bytes();
-  for (std::span<const AutoRule> rules : {std::span<const AutoRule>(kTunedRules),
-                                          std::span<const AutoRule>(kDefaultRules)}) {
-    for (const AutoRule& rule : rules) {
-      if (!Applies(rule, args, world, bytes)) continue;
-      const AlgorithmInfo* info = Find(rule.kind, rule.name);
-      if (info != nullptr && Supports(*info, args, world)) return info;
+  for (const ResolvedRule& resolved : ResolvedRules()) {
+    if (Applies(*resolved.rule, args, world, bytes) && Supports(*resolved.info, args, world)) {
+      return resolved.info;
     }
   }
   for (const AlgorithmInfo& info : kAlgorithms) {
@@ -167,8 +198,8 @@ Status CheckAlgorithmName(std::string_view name) {
 
 Result<const AlgorithmInfo*> SelectAlgorithm(const CollectiveArgs& args, const World& world,
                                              std::string_view forced_algorithm) {
-  COHORT_RETURN_IF_ERROR(CheckAlgorithmName(forced_algorithm));
   if (!IsAuto(forced_algorithm)) {
+    COHORT_RETURN_IF_ERROR(CheckAlgorithmName(forced_algorithm));
     // A name meant for another collective, or an input it cannot take: use the automatic choice.
     const AlgorithmInfo* forced = Find(args.kind, forced_algorithm);
     if (forced != nullptr && Supports(*forced, args, world)) return forced;
@@ -181,8 +212,21 @@ Result<const AlgorithmInfo*> SelectAlgorithm(const CollectiveArgs& args, const W
   return chosen;
 }
 
+Status CheckRuleTables() {
+  for (std::span<const AutoRule> rules : {std::span<const AutoRule>(kTunedRules),
+                                          std::span<const AutoRule>(kDefaultRules)}) {
+    for (const AutoRule& rule : rules) {
+      if (rule.name.empty() || Find(rule.kind, rule.name) != nullptr) continue;
+      return InternalError("selector rule for " + std::string(CollectiveName(rule.kind)) +
+                           " names '" + std::string(rule.name) + "', which is not one of its "
+                           "algorithms; regenerate collectives/tuned_rules.inc");
+    }
+  }
+  return Status::Ok();
+}
+
 Status RunCollective(PeerIo& io, const CollectiveArgs& args, Workspace& ws,
-                     std::string_view forced_algorithm, std::string* chosen_name) {
+                     std::string_view forced_algorithm, std::string_view* chosen_name) {
   COHORT_ASSIGN_OR_RETURN(const AlgorithmInfo* algorithm,
                           SelectAlgorithm(args, World{io.size(), io.arena()}, forced_algorithm));
   COHORT_RETURN_IF_ERROR(detail::ValidateArgs(io, args, args.kind,
@@ -191,7 +235,7 @@ Status RunCollective(PeerIo& io, const CollectiveArgs& args, Workspace& ws,
     if (chosen_name != nullptr) *chosen_name = "local";
     return detail::RunAlone(args);
   }
-  if (chosen_name != nullptr) *chosen_name = std::string(algorithm->name);
+  if (chosen_name != nullptr) *chosen_name = algorithm->name;
   return algorithm->run(io, args, ws);
 }
 

@@ -46,8 +46,13 @@ Result<const AlgorithmInfo*> SelectAlgorithm(const CollectiveArgs& args, const W
                                              std::string_view forced_algorithm);
 
 // Validates args, picks an algorithm ("auto" or a forced name) and runs it. *chosen_name (when
-// not null) receives the algorithm's name, or "local" when the world has one rank.
+// not null) receives the algorithm's name, or "local" when the world has one rank (both views of
+// static strings).
 Status RunCollective(PeerIo& io, const CollectiveArgs& args, Workspace& ws,
-                     std::string_view forced_algorithm, std::string* chosen_name);
+                     std::string_view forced_algorithm, std::string_view* chosen_name);
+
+// Ok when every rule of the automatic choice names an algorithm of its collective (the tuned
+// table is generated; a stale name would otherwise be skipped silently).
+Status CheckRuleTables();
 
 }  // namespace cohort

@@ -12,7 +12,9 @@
 //              "shm_oneshot": the whole message in one slot; every rank reduces all of it itself
 //                             (one Sync; all ranks fold in the same order, so results agree).
 //   reduce     "shm_direct":  as allreduce, only the root copies the slices out.
-//   reduce_scatter, alltoall, allgather, broadcast "shm_direct"; barrier "shm": one Sync.
+//   reduce_scatter, alltoall, allgather, broadcast "shm_direct".
+//   every collective "shm_express" (shm_express.cc): messages small enough for one express
+//                             exchange; barrier "shm": an empty one.
 //
 // Every rank runs the same steps for the same arguments, which keeps the arena's step numbers
 // in agreement (shared_arena.h). All functions validate args like the other algorithms.
@@ -30,11 +32,19 @@ Status ShmDirectReduceScatter(PeerIo& io, const CollectiveArgs& args, Workspace&
 Status ShmDirectAlltoall(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
 Status ShmDirectAllgather(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
 Status ShmDirectBroadcast(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
+Status ShmExpressAllreduce(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
+Status ShmExpressReduce(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
+Status ShmExpressReduceScatter(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
+Status ShmExpressAlltoall(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
+Status ShmExpressAllgather(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
+Status ShmExpressBroadcast(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
 Status ShmBarrier(PeerIo& io, const CollectiveArgs& args, Workspace& ws);
 
 // Whether the world has an arena (and, for the one-shot allreduce, whether the message fits in
 // one slot).
 bool ShmDirectSupports(const CollectiveArgs& args, const World& world);
 bool ShmOneShotSupports(const CollectiveArgs& args, const World& world);
+// Whether each rank's contribution fits one express exchange.
+bool ShmExpressSupports(const CollectiveArgs& args, const World& world);
 
 }  // namespace cohort

@@ -2,25 +2,6 @@
 
 namespace cohort {
 
-size_t DataTypeSize(DataType dtype) {
-  switch (dtype) {
-    case DataType::kF32: return 4;
-    case DataType::kF64: return 8;
-    case DataType::kF16: return 2;
-    case DataType::kBF16: return 2;
-    case DataType::kI8: return 1;
-    case DataType::kU8: return 1;
-    case DataType::kI32: return 4;
-    case DataType::kI64: return 8;
-  }
-  return 0;
-}
-
-bool IsFloatingPoint(DataType dtype) {
-  return dtype == DataType::kF32 || dtype == DataType::kF64 || dtype == DataType::kF16 ||
-         dtype == DataType::kBF16;
-}
-
 std::string_view DataTypeName(DataType dtype) {
   switch (dtype) {
     case DataType::kF32: return "f32";
@@ -74,12 +55,10 @@ Result<ReduceOp> ParseReduceOp(std::string_view name) {
 }
 
 Status CheckOpSupported(ReduceOp op, DataType dtype) {
-  if (op == ReduceOp::kAvg && !IsFloatingPoint(dtype)) {
-    return InvalidArgumentError("op avg is not defined for integer dtype " +
-                           std::string(DataTypeName(dtype)) +
-                           "; use sum and divide, or a floating-point dtype");
-  }
-  return Status::Ok();
+  if (op != ReduceOp::kAvg || IsFloatingPoint(dtype)) return Status::Ok();
+  return InvalidArgumentError("op avg is not defined for integer dtype " +
+                              std::string(DataTypeName(dtype)) +
+                              "; use sum and divide, or a floating-point dtype");
 }
 
 std::string Device::ToString() const {

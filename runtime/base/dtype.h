@@ -19,8 +19,24 @@ enum class ReduceOp : uint8_t { kSum, kProd, kMin, kMax, kAvg };
 inline constexpr ReduceOp kAllReduceOps[] = {ReduceOp::kSum, ReduceOp::kProd, ReduceOp::kMin,
                                              ReduceOp::kMax, ReduceOp::kAvg};
 
-size_t DataTypeSize(DataType dtype);
-bool IsFloatingPoint(DataType dtype);
+// Inline: on the latency path of every call.
+constexpr size_t DataTypeSize(DataType dtype) {
+  switch (dtype) {
+    case DataType::kF32: return 4;
+    case DataType::kF64: return 8;
+    case DataType::kF16: return 2;
+    case DataType::kBF16: return 2;
+    case DataType::kI8: return 1;
+    case DataType::kU8: return 1;
+    case DataType::kI32: return 4;
+    case DataType::kI64: return 8;
+  }
+  return 0;
+}
+constexpr bool IsFloatingPoint(DataType dtype) {
+  return dtype == DataType::kF32 || dtype == DataType::kF64 || dtype == DataType::kF16 ||
+         dtype == DataType::kBF16;
+}
 // Short names as users type them: f32 f64 f16 bf16 i8 u8 i32 i64.
 std::string_view DataTypeName(DataType dtype);
 // Accepts our short names and nccl-tests' (float, double, half, bfloat16, int8, uint8, int32, int64).

@@ -21,8 +21,8 @@ void CommPeerIo::BeginOp(uint64_t tag, const OpSummary& what, std::chrono::milli
   deadline_ = Deadline::After(timeout);
   if (arena_ != nullptr) {
     static_assert(sizeof(Fingerprint) == NodeArena::kCallRecordBytes);
-    const Fingerprint mine = FingerprintOf(what);
-    arena_->Announce(&mine);
+    call_ = FingerprintOf(what);
+    arena_->Announce(&call_);
     first_step_ = arena_->next_step();
     check_calls_ = true;
   }
@@ -86,16 +86,34 @@ Status CommPeerIo::TimedOut(const std::string& awaited) const {
 Status CommPeerIo::ArenaView::Sync() {
   Status status = io_->arena_->Sync(io_->deadline_, &io_->hooks_);
   if (status.ok() && io_->check_calls_) {
-    io_->check_calls_ = false;
     for (size_t r = 0; r < io_->calls_.size(); ++r) {
       std::memcpy(&io_->calls_[r], io_->arena_->Announced(static_cast<int>(r), io_->first_step_),
                   sizeof(Fingerprint));
     }
-    status = CompareFingerprints(io_->calls_, "the shared-memory call check");
+  }
+  return io_->FinishArenaStep(std::move(status));
+}
+
+Status CommPeerIo::ArenaView::Express(const void* mine, size_t bytes, std::byte* all) {
+  // Express fills calls_ with every rank's record of this step, also when it fails.
+  for (Fingerprint& call : io_->calls_) call = io_->call_;
+  Status status = io_->arena_->Express(&io_->call_, mine, bytes, all,
+                                       reinterpret_cast<unsigned char*>(io_->calls_.data()),
+                                       io_->deadline_, &io_->hooks_);
+  io_->check_calls_ = true;
+  return io_->FinishArenaStep(std::move(status));
+}
+
+Status CommPeerIo::FinishArenaStep(Status status) {
+  if (check_calls_ && status.code() != StatusCode::kDeadlineExceeded &&
+      status.code() != StatusCode::kAborted && status.code() != StatusCode::kUnavailable) {
+    check_calls_ = false;
+    Status agreed = CompareFingerprints(calls_, "the shared-memory call check");
+    if (!agreed.ok()) status = agreed;
   }
   if (status.ok()) return status;
-  if (status.code() == StatusCode::kDeadlineExceeded) status = io_->TimedOut(status.message());
-  return io_->Fail(status);
+  if (status.code() == StatusCode::kDeadlineExceeded) status = TimedOut(status.message());
+  return Fail(status);
 }
 
 Status CommPeerIo::WaitAll() {

@@ -66,6 +66,8 @@ class CommPeerIo final : public PeerIo {
     uint64_t next_step() const override { return io_->arena_->next_step(); }
     std::byte* slot(int r, uint64_t step) const override { return io_->arena_->slot(r, step); }
     Status Sync() override;
+    size_t express_bytes() const override { return NodeArena::kExpressBytes; }
+    Status Express(const void* mine, size_t bytes, std::byte* all) override;
 
    private:
     CommPeerIo* io_;
@@ -83,7 +85,11 @@ class CommPeerIo final : public PeerIo {
   // announced call; `calls_` holds them (sized once, so the check allocates nothing).
   bool check_calls_ = false;
   uint64_t first_step_ = 0;
+  Fingerprint call_;
   std::vector<Fingerprint> calls_;
+  // After an arena step: compares everyone's records in calls_ (a mismatch wins over `status`),
+  // and adds the operation and timeout context to a failure.
+  Status FinishArenaStep(Status status);
 
   uint64_t tag_ = 0;
   OpSummary what_;

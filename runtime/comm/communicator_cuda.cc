@@ -68,13 +68,13 @@ Status CommunicatorImpl::RunCuda(Op& op) {
     return status;
   }
   if (config_.check_fingerprints) COHORT_RETURN_IF_ERROR(CheckFingerprints(op));
-  std::string algorithm;
+  std::string_view algorithm = "";
   Status status = cuda_->RunStaged(
       op.args, *op.device_event, deadline, [&](const CollectiveArgs& host) {
         peer_io_->BeginOp(op.tag, op.summary, config_.timeout);
         return RunCollective(*peer_io_, host, workspace_, config_.algorithm, &algorithm);
       });
-  LogAlgorithmChoice(op, "staged " + algorithm);
+  LogAlgorithmChoice(op, algorithm, /*staged=*/true);
   return status;
 }
 

@@ -46,7 +46,7 @@ WorkPtr CommunicatorImpl::EnqueuePointToPoint(Op::Type type, const BufferView& b
   return Enqueue(std::move(entry));
 }
 
-void CommunicatorImpl::NumberLocked(Op& op) {
+void CommunicatorImpl::NumberLocked(Op& op, OpHistory::State state) {
   OpSummary& what = op.summary;
   what.kind = op.args.kind;
   what.count = op.args.count;
@@ -73,7 +73,7 @@ void CommunicatorImpl::NumberLocked(Op& op) {
     what.peer = op.peer;
     op.tag = MakeTag(CollectiveKind::kSendRecv, what.sequence);
   }
-  op.history = history_.Begin(what);
+  op.history = history_.Begin(what, state);
 }
 
 WorkPtr CommunicatorImpl::Enqueue(Op op) {

@@ -107,8 +107,8 @@ std::string CommunicatorImpl::transport_to(int peer) const {
 }
 
 std::string CommunicatorImpl::last_algorithm() const {
-  std::lock_guard lock(status_mutex_);
-  return last_algorithm_;
+  return std::string(last_algorithm_staged_.load(std::memory_order_relaxed) ? "staged " : "") +
+         last_algorithm_.load(std::memory_order_relaxed);
 }
 
 // ---- the progress thread ----
@@ -217,11 +217,15 @@ void CommunicatorImpl::Execute(Op& op) {
   }
 }
 
-Status CommunicatorImpl::Run(Op& op) {
+Status CommunicatorImpl::Run(Op& op, const AlgorithmInfo* chosen) {
   if (op.device_path != Op::DevicePath::kNone) return RunCuda(op);
   if (config_.check_fingerprints) COHORT_RETURN_IF_ERROR(CheckFingerprints(op));
   peer_io_->BeginOp(op.tag, op.summary, config_.timeout);
-  std::string algorithm;
+  if (chosen != nullptr) {  // selected by the caller (the inline path): validated there
+    LogAlgorithmChoice(op, chosen->name);
+    return chosen->run(*peer_io_, op.args, workspace_);
+  }
+  std::string_view algorithm;
   Status status = RunCollective(*peer_io_, op.args, workspace_, config_.algorithm, &algorithm);
   LogAlgorithmChoice(op, algorithm);
   return status;
@@ -243,21 +247,23 @@ Status CommunicatorImpl::CheckFingerprints(const Op& op) {
   return CompareFingerprints(fingerprints_);
 }
 
-void CommunicatorImpl::LogAlgorithmChoice(const Op& op, const std::string& algorithm) {
-  {
-    std::lock_guard lock(status_mutex_);
-    last_algorithm_ = algorithm;
-  }
+void CommunicatorImpl::LogAlgorithmChoice(const Op& op, std::string_view algorithm, bool staged) {
+  // Names are static strings (the selector's table), so a pointer records the choice lock-free.
+  last_algorithm_.store(algorithm.data(), std::memory_order_relaxed);
+  last_algorithm_staged_.store(staged, std::memory_order_relaxed);
   if (!LogEnabled(LogLevel::kInfo)) return;
   size_t bytes = op.args.count * op.args.element_bytes();
   auto key = std::make_pair(static_cast<int>(op.args.kind),
                             bytes == 0 ? -1 : static_cast<int>(std::bit_width(bytes)));
   if (!logged_choices_.insert(key).second) return;
   COHORT_LOG(kInfo) << "communicator '" << name_ << "': " << CollectiveName(op.args.kind)
-                    << " of " << bytes << " bytes uses algorithm " << algorithm;
+                    << " of " << bytes << " bytes uses algorithm " << (staged ? "staged " : "")
+                    << algorithm;
 }
 
 Status CommunicatorImpl::AbortStatus() {
+  // failure_ is set (under the lock) before aborted_: most calls need neither lock nor copy.
+  if (!aborted_.load(std::memory_order_acquire)) return Status::Ok();
   std::lock_guard lock(status_mutex_);
   return failure_;
 }

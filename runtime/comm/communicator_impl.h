@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "collectives/collective_args.h"
+#include "collectives/selector.h"
 #include "runtime/comm/comm_peer_io.h"
 #include "runtime/comm/cuda_collectives.h"
 #include "runtime/comm/fingerprint.h"
@@ -107,7 +108,7 @@ class CommunicatorImpl final : public Communicator {
   WorkPtr EnqueuePointToPoint(Op::Type type, const BufferView& buffer, int peer);
   // Gives op its sequence number (collectives) or message counter, tag and history entry;
   // under mutex_.
-  void NumberLocked(Op& op);
+  void NumberLocked(Op& op, OpHistory::State state = OpHistory::State::kQueued);
   WorkPtr Enqueue(Op op);
   // RunBlocking's fast path: runs op on this thread if nothing is queued ahead of it and an
   // arena algorithm serves it. Returns false (nothing done) otherwise.
@@ -138,7 +139,8 @@ class CommunicatorImpl final : public Communicator {
 
   void ProgressLoop();
   void Execute(Op& op);
-  Status Run(Op& op);
+  // Runs a collective; `chosen` (optional) is the algorithm the caller already selected.
+  Status Run(Op& op, const AlgorithmInfo* chosen = nullptr);
   // COHORT_DEBUG=DETAIL: all ranks exchange (sequence, collective, dtype, op, count, root) before
   // the collective and fail alike, naming two ranks and both their calls, if any differ.
   Status CheckFingerprints(const Op& op);
@@ -152,7 +154,8 @@ class CommunicatorImpl final : public Communicator {
   void PumpPointToPoint();
   void ReapPointToPoint();
   void FailInFlight(const Status& status);
-  void LogAlgorithmChoice(const Op& op, const std::string& algorithm);
+  // Records (lock-free) and at INFO logs the algorithm; `algorithm` must be a static string.
+  void LogAlgorithmChoice(const Op& op, std::string_view algorithm, bool staged = false);
   void PublishFailure(const Status& status);
   Status RemoteAbortStatus();
   // RemoteAbortStatus at most every kRemoteAbortCheckEvery (it asks the store); for the stalled
@@ -193,7 +196,8 @@ class CommunicatorImpl final : public Communicator {
   std::atomic<bool> aborted_{false};
   mutable std::mutex status_mutex_;
   Status failure_;  // first failure or abort reason; broken once set
-  std::string last_algorithm_;
+  std::atomic<const char*> last_algorithm_{""};
+  std::atomic<bool> last_algorithm_staged_{false};
   std::set<std::pair<int, int>> logged_choices_;  // (kind, log2 bytes) said at INFO
 
   static constexpr auto kRemoteAbortCheckEvery = std::chrono::milliseconds(500);

@@ -47,12 +47,11 @@ bool CommunicatorImpl::TryRunInline(Op& op, Status* status) {
   std::unique_lock queue_lock(mutex_);
   if (!queue_.empty()) return false;  // earlier calls first, on the progress thread
   std::lock_guard exec_lock(exec_mutex_);
-  NumberLocked(op);
+  NumberLocked(op, OpHistory::State::kRunning);
   queue_lock.unlock();
 
-  history_.SetState(op.history, OpHistory::State::kRunning);
   Status result = AbortStatus();
-  if (result.ok()) result = Run(op);
+  if (result.ok()) result = Run(op, *algorithm);
   *status = Conclude(op.history, std::move(result));
   return true;
 }

@@ -14,13 +14,13 @@ const char* StateName(OpHistory::State state) {
 }
 }  // namespace
 
-size_t OpHistory::Begin(const OpSummary& what) {
+size_t OpHistory::Begin(const OpSummary& what, State state) {
   std::lock_guard lock(mutex_);
   uint64_t id = next_id_++;
   Entry& entry = entries_[id % kCapacity];
   entry.id = id;
   entry.what = what;
-  entry.state = State::kQueued;
+  entry.state = state;
   return static_cast<size_t>(id);
 }
 

@@ -18,7 +18,7 @@ class OpHistory {
   enum class State { kQueued, kRunning, kDone, kFailed };
 
   // Records a new operation; returns its slot handle for later updates.
-  size_t Begin(const OpSummary& what);
+  size_t Begin(const OpSummary& what, State state = State::kQueued);
   void SetState(size_t handle, State state);
   // "recent operations (oldest first): allreduce #3 ... done; allreduce #4 ... running".
   std::string Describe() const;

@@ -38,6 +38,17 @@ static_assert(offsetof(ArenaHeader, calls) + sizeof(ArenaHeader::calls) <=
 static_assert(sizeof(ArenaHeader) <= kPage);
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "the counter lives in shared memory");
 
+// Payload bytes in an express exchange's first line (after the call record) and in each later one.
+constexpr size_t kFirstLinePayload = 64 - 8 - NodeArena::kCallRecordBytes;
+constexpr size_t kLinePayload = 64 - 8;
+
+size_t ExpressLinesFor(size_t bytes) {
+  return bytes <= kFirstLinePayload ? 1 : 1 + (bytes - kFirstLinePayload + kLinePayload - 1) / kLinePayload;
+}
+constexpr size_t kExpressLines = 1 + (NodeArena::kExpressBytes - kFirstLinePayload + kLinePayload - 1) / kLinePayload;
+// The control area: the header page, then both parities' express lines.
+const size_t kControlBytes = kPage + RoundUpToShmPage(2 * kExpressLines * 64);
+
 // CPUs this process may run on: more local ranks than that means a rank that spins holds a CPU
 // the rank it waits for needs.
 int UsableCpus() {
@@ -49,8 +60,15 @@ int UsableCpus() {
 
 }  // namespace
 
+// One express line: payload, then the step it belongs to (stored last, release).
+struct NodeArena::ExpressLine {
+  unsigned char payload[kLinePayload];
+  std::atomic<uint64_t> step;
+};
+static_assert(sizeof(NodeArena::ExpressLine) == 64);
+
 size_t ArenaSegmentBytes(size_t slot_bytes) {
-  return kPage + SharedArena::kSlots * RoundUpToShmPage(slot_bytes);
+  return kControlBytes + SharedArena::kSlots * RoundUpToShmPage(slot_bytes);
 }
 
 Result<std::shared_ptr<ShmSegment>> CreateArenaSegment(const std::string& name, int owner_rank,
@@ -63,6 +81,8 @@ Result<std::shared_ptr<ShmSegment>> CreateArenaSegment(const std::string& name, 
   header->owner_pid = ::getpid();
   header->slot_bytes = slot_bytes;
   header->arrived.store(0, std::memory_order_relaxed);
+  auto* lines = new (segment->data() + kPage) NodeArena::ExpressLine[2 * kExpressLines];
+  for (size_t i = 0; i < 2 * kExpressLines; ++i) lines[i].step.store(0, std::memory_order_relaxed);
   // Magic last: a reader that sees it sees a complete header (the store server orders the
   // segment's name after this anyway, so this is belt and braces).
   std::atomic_thread_fence(std::memory_order_release);
@@ -102,7 +122,8 @@ Result<std::unique_ptr<NodeArena>> NodeArena::Attach(
     member.segment = segment;
     member.arrived = &header->arrived;
     member.calls = header->calls;
-    member.slots = reinterpret_cast<std::byte*>(segment->data()) + kPage;
+    member.express = reinterpret_cast<ExpressLine*>(segment->data() + kPage);
+    member.slots = reinterpret_cast<std::byte*>(segment->data()) + kControlBytes;
     member.pid = static_cast<pid_t>(header->owner_pid);
     member.name = rank_names[i];
     if (static_cast<int>(i) == rank) arena->own_arrived_ = &header->arrived;
@@ -131,6 +152,10 @@ const void* NodeArena::Announced(int r, uint64_t step) const {
   return members_[static_cast<size_t>(r)].calls[step % 2];
 }
 
+NodeArena::ExpressLine* NodeArena::ExpressLines(int r, uint64_t step) const {
+  return members_[static_cast<size_t>(r)].express + (step % 2) * kExpressLines;
+}
+
 Status NodeArena::Sync(Deadline deadline, const WaitHooks* hooks) {
   const uint64_t step = next_step_++;
   // Release: this rank's writes for the step are visible to whoever sees the new count.
@@ -138,20 +163,99 @@ Status NodeArena::Sync(Deadline deadline, const WaitHooks* hooks) {
   for (int r = 0; r < size(); ++r) {
     if (r == rank_) continue;
     // Acquire pairs with rank r's release store: its writes for the step are visible now.
-    if (members_[static_cast<size_t>(r)].arrived->load(std::memory_order_acquire) >= step) continue;
-    COHORT_RETURN_IF_ERROR(WaitFor(r, step, deadline, hooks));
+    const std::atomic<uint64_t>* arrived = members_[static_cast<size_t>(r)].arrived;
+    COHORT_RETURN_IF_ERROR(WaitUntil(
+        r, step, [&] { return arrived->load(std::memory_order_acquire) >= step; }, deadline, hooks));
   }
   return Status::Ok();
 }
 
-Status NodeArena::WaitFor(int r, uint64_t step, Deadline deadline, const WaitHooks* hooks) {
+Status NodeArena::Express(const void* record, const void* payload, size_t bytes, std::byte* out,
+                          unsigned char* records, Deadline deadline, const WaitHooks* hooks) {
+  if (bytes > kExpressBytes) {
+    return InternalError("express exchange of " + std::to_string(bytes) + " bytes; at most " +
+                         std::to_string(kExpressBytes) + " fit");
+  }
+  const uint64_t step = next_step_++;
+  const auto* in = static_cast<const unsigned char*>(payload);
+  const size_t num_lines = ExpressLinesFor(bytes);
+  // Payload bytes [0, kFirstLinePayload) sit in line 0 after the record, then kLinePayload a line.
+  auto span_of = [&](size_t line, size_t* offset) {
+    *offset = line == 0 ? 0 : kFirstLinePayload + (line - 1) * kLinePayload;
+    const size_t cap = line == 0 ? kFirstLinePayload : kLinePayload;
+    return std::min(cap, bytes - std::min(bytes, *offset));
+  };
+  ExpressLine* mine = ExpressLines(rank_, step);
+  for (size_t i = 0; i < num_lines; ++i) {
+    size_t offset = 0;
+    const size_t n = span_of(i, &offset);
+    unsigned char* dst = mine[i].payload;
+    if (i == 0) {
+      std::memcpy(dst, record, kCallRecordBytes);
+      dst += kCallRecordBytes;
+    }
+    std::memcpy(dst, in + offset, n);
+    mine[i].step.store(step, std::memory_order_release);
+  }
+  // Arrival too, after the lines: a rank waiting in a plain Sync at this step (a mismatch) sees
+  // it, and one that sees it can tell from the lines whether this rank is in an express step.
+  own_arrived_->store(step, std::memory_order_release);
+  std::byte* own = out == nullptr ? nullptr : out + static_cast<size_t>(rank_) * bytes;
+  if (own != nullptr && own != payload) std::memcpy(own, payload, bytes);  // in place: already there
+  std::memcpy(records + static_cast<size_t>(rank_) * kCallRecordBytes, record, kCallRecordBytes);
+
+  for (int r = 0; r < size(); ++r) {
+    if (r == rank_) continue;
+    const ExpressLine* theirs = ExpressLines(r, step);
+    const std::atomic<uint64_t>* arrived = members_[static_cast<size_t>(r)].arrived;
+    COHORT_RETURN_IF_ERROR(WaitUntil(
+        r, step,
+        [&] {
+          return theirs[0].step.load(std::memory_order_acquire) == step ||
+                 arrived->load(std::memory_order_acquire) >= step;
+        },
+        deadline, hooks));
+    unsigned char* record_out = records + static_cast<size_t>(r) * kCallRecordBytes;
+    if (theirs[0].step.load(std::memory_order_acquire) != step) {
+      // Arrived without express lines (they are stored before the count): another call.
+      std::memcpy(record_out, Announced(r, step), kCallRecordBytes);
+      return InvalidArgumentError(members_[static_cast<size_t>(r)].name +
+                                  " reached this step through a different algorithm; do all "
+                                  "ranks run with the same COHORT_ALGO and COHORT_SHM_SLOT_BYTES?");
+    }
+    std::memcpy(record_out, theirs[0].payload, kCallRecordBytes);
+    std::byte* dst = out == nullptr ? nullptr : out + static_cast<size_t>(r) * bytes;
+    for (size_t i = 0; i < num_lines; ++i) {
+      if (i > 0) {
+        COHORT_RETURN_IF_ERROR(WaitUntil(
+            r, step, [&] { return theirs[i].step.load(std::memory_order_acquire) == step; },
+            deadline, hooks));
+      }
+      size_t offset = 0;
+      const size_t n = span_of(i, &offset);
+      if (dst != nullptr) {
+        std::memcpy(dst + offset, theirs[i].payload + (i == 0 ? kCallRecordBytes : 0), n);
+      }
+    }
+  }
+  return Status::Ok();
+}
+
+template <typename Ready>
+Status NodeArena::WaitUntil(int r, uint64_t step, Ready ready, Deadline deadline,
+                            const WaitHooks* hooks) {
+  // Most waits end within a few polls: only then start reading the clock.
+  for (int i = 0; i < 32; ++i) {
+    if (ready()) return Status::Ok();
+    backoff::CpuRelax();
+  }
   const Member& peer = members_[static_cast<size_t>(r)];
   const auto spin_for = oversubscribed_ ? std::chrono::microseconds(0) : backoff::kSpinFor;
   const Clock::time_point start = Clock::now();
   Clock::time_point last_alive_check = start;
   Clock::time_point now = start;
   for (uint32_t round = 1;; ++round) {
-    if (peer.arrived->load(std::memory_order_acquire) >= step) return Status::Ok();
+    if (ready()) return Status::Ok();
     if (hooks != nullptr && hooks->cancelled != nullptr &&
         hooks->cancelled->load(std::memory_order_relaxed)) {
       return hooks->cancelled_status();

@@ -2,7 +2,15 @@
 // direct shm collectives (collectives/shared_arena.h describes the protocol). Every local rank
 // owns one segment: a control page (magic, owner rank and pid, slot size, and on a cache line of
 // their own the owner's arrived-step counter and its last two call records) followed by
-// SharedArena::kSlots slots. A rank writes only its own segment and maps every other local rank's.
+// express lines (below) and SharedArena::kSlots slots. A rank writes only its own segment and
+// maps every other local rank's.
+//
+// Express lines carry small payloads (up to kExpressBytes) without a separate flag: each 64-byte
+// line holds 56 payload bytes and the step it belongs to (the first line: the call record and 32
+// payload bytes), written last with release order. A reader that sees the step in a line has its
+// data in the same cache-line transfer, so an 8-byte allreduce costs one line written and one
+// read per peer. Lines alternate by step parity; the reuse argument of shared_arena.h holds
+// because an express exchange completes only when every rank's lines for the step are there.
 //
 // Call records: ranks that read each other's memory exchange no message headers, so nothing
 // would notice ranks calling different collectives (or counts, dtypes). Before an operation each
@@ -68,6 +76,8 @@ class NodeArena {
   Status UnlinkOwnSegment();
 
   static constexpr size_t kCallRecordBytes = 24;
+  static constexpr size_t kExpressBytes = 16384;
+  struct ExpressLine;  // layout in node_arena.cc
   // Records this rank's call whose first Sync will be next_step(). Two records are kept (by the
   // parity of that step): a peer reads the record for step s after its Sync s and before its
   // Sync s + 1, and this rank writes the next record of the same parity only after Sync s + 1.
@@ -75,17 +85,30 @@ class NodeArena {
   // Rank r's record of the call whose first Sync was `step`.
   const void* Announced(int r, uint64_t step) const;
 
+  // SharedArena::Express for step next_step(): publishes `record` and `bytes` (<= kExpressBytes)
+  // of `payload`, waits for every rank's, and copies rank r's payload to out + r * bytes and its
+  // record to records + r * kCallRecordBytes. A rank that arrived at the step without express
+  // lines (it called something else) ends the wait with its Announced() record in `records` and
+  // an InvalidArgumentError; the caller compares the records first to name the mismatch.
+  Status Express(const void* record, const void* payload, size_t bytes, std::byte* out,
+                 unsigned char* records, Deadline deadline, const WaitHooks* hooks);
+
  private:
   struct Member {
     std::shared_ptr<ShmSegment> segment;
     const std::atomic<uint64_t>* arrived = nullptr;
     unsigned char (*calls)[kCallRecordBytes] = nullptr;
+    ExpressLine* express = nullptr;  // 2 * kExpressLines lines, by step parity
     std::byte* slots = nullptr;
     pid_t pid = 0;
     std::string name;
   };
   NodeArena() = default;
-  Status WaitFor(int r, uint64_t step, Deadline deadline, const WaitHooks* hooks);
+  ExpressLine* ExpressLines(int r, uint64_t step) const;
+  // Waits until ready() holds, spinning, yielding and napping as the file comment says; a
+  // deadline error names rank r and how far behind `step` it is.
+  template <typename Ready>
+  Status WaitUntil(int r, uint64_t step, Ready ready, Deadline deadline, const WaitHooks* hooks);
 
   int rank_ = 0;
   size_t slot_bytes_ = 0;

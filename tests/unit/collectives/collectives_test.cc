@@ -38,7 +38,7 @@ std::vector<Runner> RunnersFor(CollectiveKind kind) {
     runners.push_back({std::string(info.name), info.run, info.supports});
   }
   runners.push_back({"auto", [](PeerIo& io, const CollectiveArgs& a, Workspace& ws) {
-                       std::string chosen;
+                       std::string_view chosen;
                        return RunCollective(io, a, ws, "auto", &chosen);
                      }, nullptr});
   return runners;

@@ -126,12 +126,31 @@ Status FakeArena::Sync() {
   return Status::Ok();
 }
 
+Status FakeArena::Express(const void* mine, size_t bytes, std::byte* all) {
+  if (bytes > kFakeExpressBytes) return InternalError("express payload too large");
+  const uint64_t step = next_step_;
+  {
+    std::lock_guard lock(world_->arena_mutex_);
+    std::vector<std::byte>& own = world_->express_[static_cast<size_t>(rank_) * 2 + step % 2];
+    own.assign(static_cast<const std::byte*>(mine), static_cast<const std::byte*>(mine) + bytes);
+  }
+  COHORT_RETURN_IF_ERROR(Sync());  // publishes the payload, waits for everyone's
+  std::lock_guard lock(world_->arena_mutex_);
+  for (int r = 0; r < size(); ++r) {
+    const std::vector<std::byte>& theirs = world_->express_[static_cast<size_t>(r) * 2 + step % 2];
+    if (theirs.size() != bytes) return InternalError("express payloads of different sizes");
+    if (bytes != 0) std::memcpy(all + static_cast<size_t>(r) * bytes, theirs.data(), bytes);
+  }
+  return Status::Ok();
+}
+
 SharedArena* FakePeerIo::arena() { return world_->with_arena_ ? &arena_ : nullptr; }
 
 FakeWorld::FakeWorld(int size, bool with_arena)
     : size_(size), with_arena_(with_arena),
       slots_(static_cast<size_t>(size), std::vector<std::byte>(SharedArena::kSlots * kFakeSlotBytes)),
-      arrived_(static_cast<size_t>(size), 0) {
+      arrived_(static_cast<size_t>(size), 0),
+      express_(static_cast<size_t>(size) * 2) {
   for (int r = 0; r < size; ++r) ios_.push_back(std::make_unique<FakePeerIo>(this, r));
   for (int i = 0; i < size * size; ++i) boxes_.push_back(std::make_unique<Mailbox>());
 }

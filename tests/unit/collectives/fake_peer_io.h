@@ -28,6 +28,7 @@ namespace cohort::testing {
 class FakeWorld;
 
 inline constexpr size_t kFakeSlotBytes = 16384;
+inline constexpr size_t kFakeExpressBytes = 4096;
 
 class FakeArena final : public SharedArena {
  public:
@@ -38,6 +39,8 @@ class FakeArena final : public SharedArena {
   uint64_t next_step() const override { return next_step_; }
   std::byte* slot(int r, uint64_t step) const override;
   Status Sync() override;
+  size_t express_bytes() const override { return kFakeExpressBytes; }
+  Status Express(const void* mine, size_t bytes, std::byte* all) override;
 
  private:
   FakeWorld* world_;
@@ -113,6 +116,7 @@ class FakeWorld {
   std::mutex arena_mutex_;
   std::condition_variable arena_cv_;
   std::vector<uint64_t> arrived_;
+  std::vector<std::vector<std::byte>> express_;  // [rank * 2 + step parity]: the payload
   std::vector<std::unique_ptr<FakePeerIo>> ios_;
   std::vector<std::unique_ptr<Mailbox>> boxes_;
   std::mutex abort_mutex_;

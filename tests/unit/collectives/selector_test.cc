@@ -69,6 +69,11 @@ TEST(SelectorTest, OneHostUsesTheArena) {
   EXPECT_FALSE(picked(World{4, nullptr}, "shm_direct")->needs_arena);
 }
 
+TEST(SelectorTest, EveryRuleNamesAnAlgorithm) {
+  Status tables = CheckRuleTables();
+  EXPECT_TRUE(tables.ok()) << tables.ToString();
+}
+
 TEST(SelectorTest, ForcedNamesAndFallbacks) {
   using K = CollectiveKind;
   EXPECT_EQ(Chosen(K::kAllreduce, 8, 1 << 20, "recursive_doubling"), "recursive_doubling");
@@ -99,7 +104,7 @@ TEST(SelectorTest, UnknownNameListsTheValidOnes) {
 
 testing::CollectiveFn Selector(std::string forced, std::string* chosen) {
   return [forced, chosen](PeerIo& io, const CollectiveArgs& a, Workspace& ws) {
-    std::string name;
+    std::string_view name;
     Status s = RunCollective(io, a, ws, forced, &name);
     if (io.rank() == 0) *chosen = name;
     return s;
@@ -117,6 +122,8 @@ TEST(SelectorTest, ReportsTheAlgorithmItRan) {
   // One host with an arena: the direct algorithms, by size.
   CollectiveHarness h4_arena(4);
   EXPECT_EQ(h4_arena.RunAndCheck(c, Selector("auto", &chosen)), "");
+  EXPECT_EQ(chosen, "shm_express");
+  EXPECT_EQ(h4_arena.RunAndCheck(c, Selector("shm_oneshot", &chosen)), "");
   EXPECT_EQ(chosen, "shm_oneshot");
   c.count = 65539;
   EXPECT_EQ(h4_arena.RunAndCheck(c, Selector("auto", &chosen)), "");
@@ -197,7 +204,7 @@ TEST(BarrierTest, NoRankLeavesBeforeAllEnter) {
       entered.fetch_add(1);
       CollectiveArgs args{CollectiveKind::kBarrier, nullptr, nullptr, 0, DataType::kF32,
                           ReduceOp::kSum, 0};
-      std::string chosen;
+      std::string_view chosen;
       COHORT_RETURN_IF_ERROR(RunCollective(world.io(r), args, ws[r], "auto", &chosen));
       if (entered.load() != size) return InternalError("left the barrier early");
       return Status::Ok();
