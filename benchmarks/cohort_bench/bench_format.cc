@@ -41,6 +41,7 @@ std::string JsonString(std::string_view text) {
 }
 
 std::string MeasuredJson(const Measured& m) {
+  if (m.skipped) return "null";
   return "{\"time_us\": " + JsonNumber(m.time_us) + ", \"algbw\": " + JsonNumber(m.algbw) +
          ", \"busbw\": " + JsonNumber(m.busbw) +
          ", \"wrong\": " + (m.wrong ? std::to_string(*m.wrong) : "null") + "}";
@@ -94,7 +95,9 @@ std::string FormatRow(const BenchRow& row) {
                            row.op.c_str(), row.root);
   for (const Measured* m : {&row.out_of_place, &row.in_place}) {
     const std::string time = FormatTime(m->time_us);
-    if (m->wrong) {
+    if (m->skipped) {
+      out += Format("  %7s  %6s  %6s  %5s", "N/A", "N/A", "N/A", "N/A");
+    } else if (m->wrong) {
       out += Format("  %7s  %6.2f  %6.2f  %5g", time.c_str(), m->algbw, m->busbw,
                     static_cast<double>(*m->wrong));
     } else {
@@ -117,9 +120,10 @@ std::string FormatFooter(long long wrong_total, double avg_busbw, CollectiveKind
   return out;
 }
 
-std::string RowsToJson(const std::vector<BenchRow>& rows, int nranks, double avg_busbw) {
-  std::string out = "{\n  \"program\": \"cohort-bench\",\n  \"ranks\": " + std::to_string(nranks) +
-                    ",\n  \"rows\": [";
+std::string RowsToJson(const std::vector<BenchRow>& rows, int nranks, double avg_busbw,
+                       const std::string& system) {
+  std::string out = "{\n  \"program\": \"cohort-bench\",\n  \"system\": " + JsonString(system) +
+                    ",\n  \"ranks\": " + std::to_string(nranks) + ",\n  \"rows\": [";
   for (size_t i = 0; i < rows.size(); ++i) {
     const BenchRow& r = rows[i];
     out += i ? ",\n    " : "\n    ";
@@ -128,7 +132,7 @@ std::string RowsToJson(const std::vector<BenchRow>& rows, int nranks, double avg
            ", \"dtype\": " + JsonString(r.type) + ", \"op\": " + JsonString(r.op) +
            ", \"root\": " + std::to_string(r.root) + ", \"ranks\": " + std::to_string(nranks) +
            ", \"oop\": " + MeasuredJson(r.out_of_place) + ", \"ip\": " + MeasuredJson(r.in_place) +
-           "}";
+           ", \"algorithm\": " + JsonString(r.algorithm) + "}";
   }
   out += "\n  ],\n  \"avg_busbw\": " + JsonNumber(avg_busbw) + "\n}\n";
   return out;

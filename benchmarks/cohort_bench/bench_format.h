@@ -35,6 +35,7 @@ struct Measured {
   double algbw = 0;  // GB/s
   double busbw = 0;  // GB/s
   std::optional<long long> wrong;  // empty without -c 1
+  bool skipped = false;            // the backend cannot run this case: printed as N/A
 };
 
 struct BenchRow {
@@ -45,6 +46,7 @@ struct BenchRow {
   std::string op;    // sum ... or "none"
   int root = -1;
   Measured out_of_place, in_place;
+  std::string algorithm;  // what ran out of place ("shm_direct", "MPI_Allreduce"); JSON only
 };
 
 // nccl-tests' time column: 2 decimals below 100 us, 1 below 10 ms, none above.
@@ -56,7 +58,8 @@ std::string FormatRow(const BenchRow& row);
 // wrong_total < 0 means not checked.
 std::string FormatFooter(long long wrong_total, double avg_busbw, CollectiveKind collective);
 
-// Every row and the average bus bandwidth as one JSON document.
-std::string RowsToJson(const std::vector<BenchRow>& rows, int nranks, double avg_busbw);
+// Every row and the average bus bandwidth as one JSON document; `system` is the backend.
+std::string RowsToJson(const std::vector<BenchRow>& rows, int nranks, double avg_busbw,
+                       const std::string& system = "cohort");
 
 }  // namespace cohort::bench

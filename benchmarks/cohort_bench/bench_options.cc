@@ -9,8 +9,8 @@
 namespace cohort::bench {
 namespace {
 
-// One option: its short letter and long name. --json has no short form in nccl-tests; 'J' only
-// names it internally (a literal "-J" is rejected as unknown).
+// One option: its short letter and long name. --json and --baseline have no short form; 'J' and
+// 'B' only name them internally (a literal "-J" or "-B" is rejected as unknown).
 struct OptionSpec {
   char letter;
   std::string_view long_name;
@@ -19,6 +19,7 @@ constexpr OptionSpec kOptions[] = {
     {'b', "minbytes"}, {'e', "maxbytes"}, {'f', "stepfactor"}, {'i', "stepbytes"},
     {'n', "iters"},    {'w', "warmup_iters"}, {'c', "check"},  {'d', "datatype"},
     {'o', "op"},       {'r', "root"},     {'g', "ngpus"}, {'J', "json"},
+    {'B', "baseline"},
 };
 
 std::optional<char> FindOption(std::string_view arg, std::string* attached) {
@@ -34,7 +35,7 @@ std::optional<char> FindOption(std::string_view arg, std::string* attached) {
     }
     return std::nullopt;
   }
-  if (arg.size() >= 2 && arg[0] == '-' && arg[1] != 'J') {
+  if (arg.size() >= 2 && arg[0] == '-' && arg[1] != 'J' && arg[1] != 'B') {
     for (const OptionSpec& spec : kOptions) {
       if (spec.letter == arg[1]) {
         if (arg.size() > 2) *attached = std::string(arg.substr(2));
@@ -56,7 +57,9 @@ Result<long long> ParseInteger(std::string_view option, std::string_view text, l
 }
 
 Status ApplyOption(char letter, const std::string& value, BenchOptions& o) {
-  const std::string name = letter == 'J' ? "--json" : std::string("-") + letter;
+  const std::string name = letter == 'J'   ? "--json"
+                           : letter == 'B' ? "--baseline"
+                                           : std::string("-") + letter;
   auto size = [&](size_t& out) -> Status {
     COHORT_ASSIGN_OR_RETURN(out, ParseSize(value));
     return Status::Ok();
@@ -101,6 +104,13 @@ Status ApplyOption(char letter, const std::string& value, BenchOptions& o) {
     case 'J':
       if (value.empty()) return InvalidArgumentError("--json needs a file name");
       o.json_path = value;
+      return Status::Ok();
+    case 'B':
+      if (value != "mpi" && value != "gloo" && value != "gloo-ring" && value != "gloo-hd") {
+        return InvalidArgumentError("--baseline " + value +
+                                    ": expected mpi, gloo-ring (or gloo) or gloo-hd");
+      }
+      o.baseline = value == "gloo" ? "gloo-ring" : value;
       return Status::Ok();
   }
   return InternalError("unhandled option");
@@ -181,6 +191,9 @@ Result<BenchOptions> ParseBenchOptions(const std::vector<std::string>& args) {
     o.ops = {ReduceOp::kSum};  // unused: printed as "none"
     o.all_ops = false;
   }
+  if (!o.baseline.empty() && o.gpus != 0) {
+    return InvalidArgumentError("--baseline " + o.baseline + " runs on CPU buffers only; drop -g");
+  }
   if (!o.all_dtypes && !o.all_ops && IsReduction(o.collective)) {
     COHORT_RETURN_IF_ERROR(CheckOpSupported(o.ops[0], o.dtypes[0]));
   }
@@ -203,6 +216,9 @@ std::string Usage(std::string_view program) {
          "  -r, --root R             root of broadcast and reduce (default 0)\n"
          "  -g, --ngpus 0|1          1: buffers on a CUDA device (local rank mod GPU count)\n"
          "      --json FILE          also write the rows as JSON (rank 0)\n"
+         "      --baseline SYSTEM    measure another library through the same harness: mpi\n"
+         "                           (start with mpirun), gloo-ring or gloo-hd (Gloo's tcp\n"
+         "                           transport; start with cohortrun)\n"
          "  -h, --help               this text\n"
          "Run under cohortrun, e.g.: cohortrun -np 4 " + p + " allreduce -b 8 -e 64M -f 4\n";
 }

@@ -1,7 +1,7 @@
 // Command line of cohort-bench, compatible with nccl-tests' *_perf programs:
 //   cohort-bench COLLECTIVE [-b minbytes] [-e maxbytes] [-f stepfactor] [-i stepbytes]
 //                [-n iters] [-w warmup] [-c 0|1] [-d dtype|all] [-o op|all] [-r root] [-g 0|1]
-//                [--json FILE]
+//                [--json FILE] [--baseline mpi|gloo-ring|gloo-hd]
 // Short options also take their value attached (-b8) and long ones (--minbytes=8) as in
 // nccl-tests. Pure parsing; nothing here needs a communicator.
 #pragma once
@@ -35,6 +35,9 @@ struct BenchOptions {
   // with one GPU per process; collectives then run through NCCL or the staged path.
   int gpus = 0;
   std::string json_path;  // empty: no JSON
+  // Which system the harness drives: "" (cohort), "mpi" (MPI_COMM_WORLD, under mpirun), or
+  // Gloo's tcp transport with its ring or halving-doubling allreduce ("gloo" = "gloo-ring").
+  std::string baseline;
   bool help = false;      // -h: print Usage() and exit 0
 };
 

@@ -32,22 +32,13 @@ struct BenchRunner::Buffer {
   size_t size = 0;
 };
 
-BenchRunner::BenchRunner(Communicator& comm, BenchOptions options, std::string command_line)
-    : comm_(comm), options_(std::move(options)), command_line_(std::move(command_line)) {}
+BenchRunner::BenchRunner(BenchBackend& backend, BenchOptions options, std::string command_line)
+    : backend_(backend), options_(std::move(options)), command_line_(std::move(command_line)) {}
 
 BenchRunner::~BenchRunner() = default;
 
 std::string BenchRunner::RankLine() const {
-  std::map<std::string, int> peers_by_transport;
-  for (int peer = 0; peer < comm_.size(); ++peer) {
-    if (peer != comm_.rank()) ++peers_by_transport[comm_.transport_to(peer)];
-  }
-  std::string line = "Pid " + std::to_string(getpid()) + " on " + comm_.host_of(comm_.rank()) +
-                     " node " + std::to_string(comm_.node_rank()) + " peers:";
-  if (peers_by_transport.empty()) line += " none";
-  for (const auto& [transport, n] : peers_by_transport) {
-    line += " " + transport + " " + std::to_string(n);
-  }
+  std::string line = backend_.RankLine();
   if (!device_.is_cpu()) {
     line += " device " + device_.ToString() + " " + cuda::DeviceDescription(device_.index);
   }
@@ -55,16 +46,16 @@ std::string BenchRunner::RankLine() const {
 }
 
 void BenchRunner::Call(const BufferView& send, const BufferView& recv, ReduceOp op) {
-  const int root = options_.root;
-  switch (options_.collective) {
-    case CollectiveKind::kAllreduce: comm_.allreduce(send, recv, op); break;
-    case CollectiveKind::kReduceScatter: comm_.reduce_scatter(send, recv, op); break;
-    case CollectiveKind::kAllgather: comm_.allgather(send, recv); break;
-    case CollectiveKind::kBroadcast: comm_.broadcast(send, recv, root); break;
-    case CollectiveKind::kReduce: comm_.reduce(send, recv, op, root); break;
-    case CollectiveKind::kAlltoall: comm_.alltoall(send, recv); break;
-    default: break;
+  backend_.Run(options_.collective, send, recv, op, options_.root);
+}
+
+Measured BenchRunner::Skip(const std::string& why) {
+  if (backend_.rank() == 0 && skip_reasons_.insert(why).second) {
+    std::printf("# N/A: %s\n", why.c_str());
   }
+  Measured m;
+  m.skipped = true;
+  return m;
 }
 
 namespace {
@@ -98,8 +89,8 @@ uint64_t CaseSeed(size_t bytes, DataType dtype, ReduceOp op, bool in_place) {
 void BenchRunner::SetUpDevice() {
   if (options_.gpus == 0) return;
   const int visible = cuda::DeviceCount();
-  device_ = Device::Cuda(visible > 0 ? comm_.local_rank() % visible : 0);
-  ThrowIfFailed(cuda::CheckDevice(device_, comm_.rank()));
+  device_ = Device::Cuda(visible > 0 ? backend_.local_rank() % visible : 0);
+  ThrowIfFailed(cuda::CheckDevice(device_, backend_.rank()));
   Result<cuda::DeviceBuffer> send = cuda::DeviceBuffer::Allocate(device_.index, send_->size);
   ThrowIfFailed(send.status());
   Result<cuda::DeviceBuffer> recv = cuda::DeviceBuffer::Allocate(device_.index, recv_->size);
@@ -122,9 +113,9 @@ void BenchRunner::SyncDevice(bool to_device) {
 
 long long BenchRunner::CheckOnce(const BufferLayout& layout, DataType dtype, ReduceOp op,
                                  bool in_place) {
-  CheckCase c{options_.collective, dtype, op, options_.root, comm_.rank(), comm_.size(),
+  CheckCase c{options_.collective, dtype, op, options_.root, backend_.rank(), backend_.size(),
               layout.count, CaseSeed(layout.bytes, dtype, op, in_place)};
-  const CallViews v = ViewsFor(layout, dtype, in_place, comm_.rank(), send_->data, recv_->data);
+  const CallViews v = ViewsFor(layout, dtype, in_place, backend_.rank(), send_->data, recv_->data);
   // Unwritten output shows up as the sentinel; in place, the input is then written over it.
   FillSentinel(recv_->data, std::max(layout.send_count, layout.recv_count), dtype);
   FillCheckInput(c, v.send.data);
@@ -134,7 +125,7 @@ long long BenchRunner::CheckOnce(const BufferLayout& layout, DataType dtype, Red
     // Same values through device memory: host buffers are copied in, the call runs on the
     // device twins, and the results come back for the host-side check.
     SyncDevice(true);
-    const CallViews d = ViewsFor(layout, dtype, in_place, comm_.rank(),
+    const CallViews d = ViewsFor(layout, dtype, in_place, backend_.rank(),
                                  static_cast<char*>(device_send_.data()),
                                  static_cast<char*>(device_recv_.data()), device_);
     Call(d.send, d.recv, op);
@@ -142,65 +133,66 @@ long long BenchRunner::CheckOnce(const BufferLayout& layout, DataType dtype, Red
   }
   long long wrong = static_cast<long long>(CheckOutput(c, v.recv.data).wrong);
   if (!in_place) wrong += static_cast<long long>(CheckInputUnchanged(c, v.send.data).wrong);
-  comm_.allreduce({&wrong, 1, DataType::kI64}, ReduceOp::kSum);
-  return wrong;
+  return backend_.SumOverRanks(wrong);
 }
 
 Measured BenchRunner::Measure(const BufferLayout& layout, DataType dtype, ReduceOp op,
                               bool in_place) {
-  CheckCase c{options_.collective, dtype, op, options_.root, comm_.rank(), comm_.size(),
+  const std::string unsupported = backend_.Unsupported(options_.collective, dtype, op, in_place);
+  if (!unsupported.empty()) return Skip(unsupported);
+  CheckCase c{options_.collective, dtype, op, options_.root, backend_.rank(), backend_.size(),
               layout.count, CaseSeed(layout.bytes, dtype, op, in_place)};
-  const CallViews host = ViewsFor(layout, dtype, in_place, comm_.rank(), send_->data,
+  const CallViews host = ViewsFor(layout, dtype, in_place, backend_.rank(), send_->data,
                                   recv_->data);
   // Timed runs use the same well-behaved values as checks (no NaN or denormal slow paths).
   FillCheckInput(c, host.send.data);
   SyncDevice(true);
   const CallViews v = device_.is_cpu()
                           ? host
-                          : ViewsFor(layout, dtype, in_place, comm_.rank(),
+                          : ViewsFor(layout, dtype, in_place, backend_.rank(),
                                      static_cast<char*>(device_send_.data()),
                                      static_cast<char*>(device_recv_.data()), device_);
   for (int i = 0; i < options_.warmup_iters; ++i) Call(v.send, v.recv, op);
-  comm_.barrier();
+  backend_.Barrier();
   const auto start = std::chrono::steady_clock::now();
   for (int i = 0; i < options_.iters; ++i) Call(v.send, v.recv, op);
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count() /
       options_.iters;
-  comm_.allreduce({&seconds, 1, DataType::kF64}, ReduceOp::kMax);
+  seconds = backend_.MaxOverRanks(seconds);
 
   Measured m;
   m.time_us = seconds * 1e6;
   m.algbw = AlgBwGBs(layout.bytes, seconds);
-  m.busbw = m.algbw * BusBwFactor(options_.collective, comm_.size());
+  m.busbw = m.algbw * BusBwFactor(options_.collective, backend_.size());
   if (options_.check) m.wrong = CheckOnce(layout, dtype, op, in_place);
   return m;
 }
 
 int BenchRunner::Run() {
   const bool rooted = HasRoot(options_.collective);
-  if (rooted && options_.root >= comm_.size()) {
+  if (rooted && options_.root >= backend_.size()) {
     throw InvalidArgument(StatusCode::kInvalidArgument,
                           "root " + std::to_string(options_.root) + " is not a rank of this " +
-                              std::to_string(comm_.size()) + "-rank job (-r 0.." +
-                              std::to_string(comm_.size() - 1) + ")");
+                              std::to_string(backend_.size()) + "-rank job (-r 0.." +
+                              std::to_string(backend_.size() - 1) + ")");
   }
   send_ = std::make_unique<Buffer>(options_.max_bytes);
   recv_ = std::make_unique<Buffer>(options_.max_bytes);
   SetUpDevice();
   // Every rank's line for the header, gathered as fixed-size records.
   constexpr size_t kLine = 256;
-  std::vector<char> mine(kLine, '\0'), all(kLine * static_cast<size_t>(comm_.size()), '\0');
+  std::vector<char> mine(kLine, '\0'), all(kLine * static_cast<size_t>(backend_.size()), '\0');
   const std::string line = RankLine();
   std::memcpy(mine.data(), line.data(), std::min(line.size(), kLine - 1));
-  comm_.allgather({mine.data(), kLine, DataType::kU8}, {all.data(), all.size(), DataType::kU8});
+  backend_.Allgather(mine.data(), kLine, all.data());
 
-  const bool printer = comm_.rank() == 0;
+  const bool printer = backend_.rank() == 0;
   if (printer) {
-    HeaderInfo info{command_line_, options_.collective, comm_.size(), comm_.num_nodes(),
+    HeaderInfo info{command_line_, options_.collective, backend_.size(), backend_.num_nodes(),
                     options_.min_bytes, options_.max_bytes, options_.step_factor,
                     options_.step_bytes, options_.iters, options_.warmup_iters, options_.check, {}};
-    for (int r = 0; r < comm_.size(); ++r) info.rank_lines.emplace_back(&all[r * kLine]);
+    for (int r = 0; r < backend_.size(); ++r) info.rank_lines.emplace_back(&all[r * kLine]);
     std::fputs((FormatHeader(info) + FormatColumnHeader()).c_str(), stdout);
     std::fflush(stdout);
   }
@@ -223,14 +215,16 @@ int BenchRunner::Run() {
       }
       for (size_t size : sizes) {
         const BufferLayout layout =
-            LayoutFor(options_.collective, size, DataTypeSize(dtype), comm_.size());
+            LayoutFor(options_.collective, size, DataTypeSize(dtype), backend_.size());
         BenchRow row{options_.collective, layout.bytes, layout.count,
                      std::string(NcclTypeName(dtype)),
                      IsReduction(options_.collective) ? std::string(ReduceOpName(op)) : "none",
-                     rooted ? options_.root : -1, {}, {}};
+                     rooted ? options_.root : -1, {}, {}, {}};
         row.out_of_place = Measure(layout, dtype, op, /*in_place=*/false);
+        row.algorithm = backend_.LastAlgorithm();
         row.in_place = Measure(layout, dtype, op, /*in_place=*/true);
         for (const Measured* m : {&row.out_of_place, &row.in_place}) {
+          if (m->skipped) continue;
           busbw_sum += m->busbw;
           ++busbw_count;
           if (m->wrong) wrong_total += *m->wrong;
@@ -246,13 +240,11 @@ int BenchRunner::Run() {
   const double avg_busbw = busbw_count ? busbw_sum / busbw_count : 0.0;
   if (printer) {
     std::fputs(FormatFooter(wrong_total, avg_busbw, options_.collective).c_str(), stdout);
-    if (!device_.is_cpu()) {
-      std::printf("# collectives on CUDA buffers: %s\n", comm_.cuda_path().c_str());
-    }
+    std::fputs(backend_.Footnote().c_str(), stdout);
     std::fflush(stdout);
     if (!options_.json_path.empty()) {
       std::ofstream json(options_.json_path);
-      json << RowsToJson(rows, comm_.size(), avg_busbw);
+      json << RowsToJson(rows, backend_.size(), avg_busbw, std::string(backend_.name()));
       if (!json.good()) {
         std::fprintf(stderr, "cohort-bench: cannot write %s\n", options_.json_path.c_str());
         return 1;

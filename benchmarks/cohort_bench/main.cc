@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/cohort_bench/bench_backend.h"
 #include "benchmarks/cohort_bench/bench_options.h"
 #include "benchmarks/cohort_bench/bench_runner.h"
 #include "runtime/cohort.h"
@@ -25,12 +26,10 @@ int main(int argc, char** argv) {
 
   int rank = -1;
   try {
-    cohort::Communicator& comm = cohort::init();
-    rank = comm.rank();
-    cohort::bench::BenchRunner runner(comm, *options, command_line);
-    const int status = runner.Run();
-    cohort::shutdown();
-    return status;
+    std::unique_ptr<cohort::bench::BenchBackend> backend = cohort::bench::MakeBackend(*options);
+    rank = backend->rank();
+    cohort::bench::BenchRunner runner(*backend, *options, command_line);
+    return runner.Run();
   } catch (const cohort::Error& e) {
     // Set-up errors come before the rank is known; cohort's messages name it where it matters.
     if (rank >= 0) {

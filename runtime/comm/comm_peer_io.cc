@@ -18,7 +18,7 @@ void CommPeerIo::BeginOp(uint64_t tag, const OpSummary& what, std::chrono::milli
   tag_ = tag;
   what_ = what;
   timeout_ = timeout;
-  deadline_ = Deadline::After(timeout);
+  deadline_.reset();  // set by the first link wait: arena waits time themselves
   if (arena_ != nullptr) {
     static_assert(sizeof(Fingerprint) == NodeArena::kCallRecordBytes);
     call_ = FingerprintOf(what);
@@ -84,7 +84,7 @@ Status CommPeerIo::TimedOut(const std::string& awaited) const {
 }
 
 Status CommPeerIo::ArenaView::Sync() {
-  Status status = io_->arena_->Sync(io_->deadline_, &io_->hooks_);
+  Status status = io_->arena_->Sync(io_->timeout_, &io_->hooks_);
   if (status.ok() && io_->check_calls_) {
     for (size_t r = 0; r < io_->calls_.size(); ++r) {
       std::memcpy(&io_->calls_[r], io_->arena_->Announced(static_cast<int>(r), io_->first_step_),
@@ -99,7 +99,7 @@ Status CommPeerIo::ArenaView::Express(const void* mine, size_t bytes, std::byte*
   for (Fingerprint& call : io_->calls_) call = io_->call_;
   Status status = io_->arena_->Express(&io_->call_, mine, bytes, all,
                                        reinterpret_cast<unsigned char*>(io_->calls_.data()),
-                                       io_->deadline_, &io_->hooks_);
+                                       io_->timeout_, &io_->hooks_);
   io_->check_calls_ = true;
   return io_->FinishArenaStep(std::move(status));
 }
@@ -116,9 +116,14 @@ Status CommPeerIo::FinishArenaStep(Status status) {
   return Fail(status);
 }
 
+Deadline CommPeerIo::LinkDeadline() {
+  if (!deadline_) deadline_ = Deadline::After(timeout_);
+  return *deadline_;
+}
+
 Status CommPeerIo::WaitAll() {
   Status status = WaitForRequests(std::span<Link* const>(links_),
-                                  std::span<Request* const>(waiting_), deadline_, &hooks_);
+                                  std::span<Request* const>(waiting_), LinkDeadline(), &hooks_);
   if (status.code() == StatusCode::kDeadlineExceeded) status = TimedOut(DescribePending());
   if (!status.ok()) {
     // pending_ is kept: links may still point at its Requests. The communicator treats any

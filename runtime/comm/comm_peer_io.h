@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -93,7 +94,9 @@ class CommPeerIo final : public PeerIo {
 
   uint64_t tag_ = 0;
   OpSummary what_;
-  Deadline deadline_ = Deadline::Never();
+  std::optional<Deadline> deadline_;  // of this operation's link waits, from the first one
+  // The operation's deadline for link waits, fixed at the first.
+  Deadline LinkDeadline();
   std::chrono::milliseconds timeout_{0};
   // deque: Request objects must not move while links hold pointers to them.
   std::deque<Pending> pending_;

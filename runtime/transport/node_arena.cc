@@ -156,7 +156,7 @@ NodeArena::ExpressLine* NodeArena::ExpressLines(int r, uint64_t step) const {
   return members_[static_cast<size_t>(r)].express + (step % 2) * kExpressLines;
 }
 
-Status NodeArena::Sync(Deadline deadline, const WaitHooks* hooks) {
+Status NodeArena::Sync(std::chrono::milliseconds timeout, const WaitHooks* hooks) {
   const uint64_t step = next_step_++;
   // Release: this rank's writes for the step are visible to whoever sees the new count.
   own_arrived_->store(step, std::memory_order_release);
@@ -165,13 +165,14 @@ Status NodeArena::Sync(Deadline deadline, const WaitHooks* hooks) {
     // Acquire pairs with rank r's release store: its writes for the step are visible now.
     const std::atomic<uint64_t>* arrived = members_[static_cast<size_t>(r)].arrived;
     COHORT_RETURN_IF_ERROR(WaitUntil(
-        r, step, [&] { return arrived->load(std::memory_order_acquire) >= step; }, deadline, hooks));
+        r, step, [&] { return arrived->load(std::memory_order_acquire) >= step; }, timeout, hooks));
   }
   return Status::Ok();
 }
 
 Status NodeArena::Express(const void* record, const void* payload, size_t bytes, std::byte* out,
-                          unsigned char* records, Deadline deadline, const WaitHooks* hooks) {
+                          unsigned char* records, std::chrono::milliseconds timeout,
+                          const WaitHooks* hooks) {
   if (bytes > kExpressBytes) {
     return InternalError("express exchange of " + std::to_string(bytes) + " bytes; at most " +
                          std::to_string(kExpressBytes) + " fit");
@@ -214,7 +215,7 @@ Status NodeArena::Express(const void* record, const void* payload, size_t bytes,
           return theirs[0].step.load(std::memory_order_acquire) == step ||
                  arrived->load(std::memory_order_acquire) >= step;
         },
-        deadline, hooks));
+        timeout, hooks));
     unsigned char* record_out = records + static_cast<size_t>(r) * kCallRecordBytes;
     if (theirs[0].step.load(std::memory_order_acquire) != step) {
       // Arrived without express lines (they are stored before the count): another call.
@@ -229,7 +230,7 @@ Status NodeArena::Express(const void* record, const void* payload, size_t bytes,
       if (i > 0) {
         COHORT_RETURN_IF_ERROR(WaitUntil(
             r, step, [&] { return theirs[i].step.load(std::memory_order_acquire) == step; },
-            deadline, hooks));
+            timeout, hooks));
       }
       size_t offset = 0;
       const size_t n = span_of(i, &offset);
@@ -242,7 +243,7 @@ Status NodeArena::Express(const void* record, const void* payload, size_t bytes,
 }
 
 template <typename Ready>
-Status NodeArena::WaitUntil(int r, uint64_t step, Ready ready, Deadline deadline,
+Status NodeArena::WaitUntil(int r, uint64_t step, Ready ready, std::chrono::milliseconds timeout,
                             const WaitHooks* hooks) {
   // Most waits end within a few polls: only then start reading the clock.
   for (int i = 0; i < 32; ++i) {
@@ -252,6 +253,7 @@ Status NodeArena::WaitUntil(int r, uint64_t step, Ready ready, Deadline deadline
   const Member& peer = members_[static_cast<size_t>(r)];
   const auto spin_for = oversubscribed_ ? std::chrono::microseconds(0) : backoff::kSpinFor;
   const Clock::time_point start = Clock::now();
+  const Deadline deadline(start + timeout);
   Clock::time_point last_alive_check = start;
   Clock::time_point now = start;
   for (uint32_t round = 1;; ++round) {

@@ -68,9 +68,10 @@ class NodeArena {
   size_t own_segment_bytes() const;
   bool oversubscribed() const { return oversubscribed_; }
 
-  // SharedArena::Sync, bounded by `deadline`; `hooks` (optional) add the abort flag and the
-  // stall check (another rank failed). Errors do not name the operation (the caller does).
-  Status Sync(Deadline deadline, const WaitHooks* hooks);
+  // SharedArena::Sync; a wait that lasts `timeout` fails. `hooks` (optional) add the abort flag
+  // and the stall check (another rank failed). Errors do not name the operation (the caller
+  // does). The clock is read only once a wait outlasts a few polls (latency).
+  Status Sync(std::chrono::milliseconds timeout, const WaitHooks* hooks);
 
   // Unlinks this rank's segment name (mappings stay valid): once every local rank has mapped it.
   Status UnlinkOwnSegment();
@@ -91,7 +92,8 @@ class NodeArena {
   // lines (it called something else) ends the wait with its Announced() record in `records` and
   // an InvalidArgumentError; the caller compares the records first to name the mismatch.
   Status Express(const void* record, const void* payload, size_t bytes, std::byte* out,
-                 unsigned char* records, Deadline deadline, const WaitHooks* hooks);
+                 unsigned char* records, std::chrono::milliseconds timeout,
+                 const WaitHooks* hooks);
 
  private:
   struct Member {
@@ -108,7 +110,8 @@ class NodeArena {
   // Waits until ready() holds, spinning, yielding and napping as the file comment says; a
   // deadline error names rank r and how far behind `step` it is.
   template <typename Ready>
-  Status WaitUntil(int r, uint64_t step, Ready ready, Deadline deadline, const WaitHooks* hooks);
+  Status WaitUntil(int r, uint64_t step, Ready ready, std::chrono::milliseconds timeout,
+                   const WaitHooks* hooks);
 
   int rank_ = 0;
   size_t slot_bytes_ = 0;

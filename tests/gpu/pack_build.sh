@@ -5,8 +5,9 @@
 #   bash tests/gpu/pack_build.sh            then, on the GPU host:  bash tests/gpu/run.sh OUTDIR
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# No MPI or Gloo: the bundle's cohort-bench must not need libraries a bare GPU host lacks.
 cmake -S . -B build-gpu -G Ninja -DCMAKE_BUILD_TYPE=Release -DCOHORT_BUILD_PYTHON=OFF \
-  -DCOHORT_WITH_CUDA=ON >/dev/null
+  -DCOHORT_WITH_CUDA=ON -DCOHORT_WITH_MPI=OFF -DCOHORT_WITH_GLOO=OFF >/dev/null
 targets=(cohort cohortrun cohort-bench)
 for t in gpu_multi_tensor gpu_optimizer gpu_nccl gpu_comm gpu-multi-tensor-bench \
          gpu-optimizer-bench; do

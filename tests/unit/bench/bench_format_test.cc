@@ -27,13 +27,17 @@ TEST(FormatTime, PrecisionShrinksWithSize) {
 
 TEST(FormatRow, ColumnsLineUpWithHeader) {
   BenchRow row{CollectiveKind::kAllreduce, 1048576, 262144, "float", "sum", -1,
-               {85.5, 12.26, 18.39, 0}, {84.25, 12.45, 18.67, 0}};
+               {85.5, 12.26, 18.39, 0, false}, {84.25, 12.45, 18.67, 0, false}, "ring"};
   EXPECT_EQ(FormatRow(row),
             "     1048576        262144     float     sum      -1    85.50   12.26   18.39      0"
             "    84.25   12.45   18.67      0");
   row.out_of_place.wrong.reset();
   row.in_place.wrong.reset();
   EXPECT_NE(FormatRow(row).find("18.39    N/A"), std::string::npos) << FormatRow(row);
+  // A case the backend cannot run: every column N/A.
+  row.in_place.skipped = true;
+  EXPECT_NE(FormatRow(row).find("      N/A     N/A     N/A    N/A"), std::string::npos)
+      << FormatRow(row);
 }
 
 TEST(FormatFooter, ReportsWrongAndAverage) {
@@ -63,12 +67,13 @@ TEST(FormatHeader, ExplainsBusBandwidth) {
 
 TEST(RowsToJson, HasEveryField) {
   BenchRow row{CollectiveKind::kBroadcast, 64, 16, "float", "none", 1,
-               {1.5, 0.04, 0.04, 0}, {1.25, 0.05, 0.05, std::nullopt}};
-  const std::string json = RowsToJson({row}, 4, 0.045);
+               {1.5, 0.04, 0.04, 0, false}, {1.25, 0.05, 0.05, std::nullopt, false}, "shm_express"};
+  const std::string json = RowsToJson({row}, 4, 0.045, "mpi");
   for (const char* key : {"\"collective\": \"broadcast\"", "\"size\": 64", "\"count\": 16",
                           "\"dtype\": \"float\"", "\"op\": \"none\"", "\"root\": 1",
                           "\"ranks\": 4", "\"oop\": {\"time_us\": 1.5", "\"wrong\": null",
-                          "\"avg_busbw\": 0.045"}) {
+                          "\"avg_busbw\": 0.045", "\"system\": \"mpi\"",
+                          "\"algorithm\": \"shm_express\""}) {
     EXPECT_NE(json.find(key), std::string::npos) << key << "\n" << json;
   }
 }

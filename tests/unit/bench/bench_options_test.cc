@@ -98,6 +98,21 @@ TEST(ParseBenchOptions, ErrorsNameTheProblem) {
   }
 }
 
+TEST(ParseBenchOptions, Baselines) {
+  EXPECT_EQ(ParseBenchOptions({"allreduce"}).value().baseline, "");
+  EXPECT_EQ(ParseBenchOptions({"allreduce", "--baseline", "mpi"}).value().baseline, "mpi");
+  EXPECT_EQ(ParseBenchOptions({"allreduce", "--baseline=gloo"}).value().baseline, "gloo-ring");
+  EXPECT_EQ(ParseBenchOptions({"allreduce", "--baseline", "gloo-hd"}).value().baseline, "gloo-hd");
+  Result<BenchOptions> unknown = ParseBenchOptions({"allreduce", "--baseline", "nccl"});
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("expected mpi, gloo-ring (or gloo) or gloo-hd"),
+            std::string::npos) << unknown.status().message();
+  Result<BenchOptions> gpu = ParseBenchOptions({"allreduce", "--baseline", "mpi", "-g", "1"});
+  ASSERT_FALSE(gpu.ok());
+  EXPECT_NE(gpu.status().message().find("CPU buffers only"), std::string::npos);
+  EXPECT_FALSE(ParseBenchOptions({"allreduce", "-B", "mpi"}).ok());  // no short form
+}
+
 TEST(NcclTypeName, MatchesNcclTests) {
   EXPECT_EQ(NcclTypeName(DataType::kF32), "float");
   EXPECT_EQ(NcclTypeName(DataType::kBF16), "bfloat16");
