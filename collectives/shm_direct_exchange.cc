@@ -46,7 +46,6 @@ Status ScatterBlocks(SharedArena& arena, const CollectiveArgs& args, Workspace& 
                               " bytes) are too small to hold a cache line for each of " +
                               std::to_string(n) + " ranks; raise COHORT_SHM_SLOT_BYTES");
   }
-  const bool stream = detail::StreamsOutput((reduce ? 1 : static_cast<size_t>(n)) * count * elem);
   const void** sources = nullptr;
   if (reduce) COHORT_RETURN_IF_ERROR(detail::GetSourceArray(ws, n, &sources));
   return RunSteps(
@@ -64,18 +63,14 @@ Status ScatterBlocks(SharedArena& arena, const CollectiveArgs& args, Workspace& 
         const size_t at = static_cast<size_t>(r) * chunk * elem;
         if (reduce) {
           for (int p = 0; p < n; ++p) sources[p] = arena.slot(p, step) + at;
-          // Streamed: fold into this rank's own region of its slot (only it reads that region),
-          // then write the output once.
-          std::byte* output = out + c.offset * elem;
-          std::byte* result = stream ? arena.slot(r, step) + at : output;
+          std::byte* result = out + c.offset * elem;
           kernels::ReduceMany(result, sources, static_cast<size_t>(n), c.count, args.dtype, args.op);
           detail::ApplyAverage(args, n, result, c.count);
-          if (stream) kernels::CopyStreaming(output, result, c.count * elem);
           return;
         }
         for (int p = 0; p < n; ++p) {
-          detail::CopyOut(out + (static_cast<size_t>(p) * count + c.offset) * elem,
-                          arena.slot(p, step) + at, c.count * elem, stream);
+          std::memcpy(out + (static_cast<size_t>(p) * count + c.offset) * elem,
+                      arena.slot(p, step) + at, c.count * elem);
         }
       });
 }
@@ -109,22 +104,21 @@ Status ShmDirectAllgather(PeerIo& io, const CollectiveArgs& args, Workspace&) {
   const auto* in = static_cast<const std::byte*>(args.send);
   auto* out = static_cast<std::byte*>(args.recv);
   const size_t chunk = detail::SlotElements(arena->slot_bytes(), elem);
-  const bool stream = detail::StreamsOutput(static_cast<size_t>(n) * count * elem);
   return RunSteps(
       *arena, detail::ChunkCount(count, chunk),
       [&](size_t k, uint64_t step) {
         const Range c = detail::ChunkRange(count, chunk, k);
         std::memcpy(arena->slot(r, step), in + c.offset * elem, c.count * elem);
         // In place the own block already sits in the output (send == recv + r * count).
-        std::byte* own = out + (static_cast<size_t>(r) * count + c.offset) * elem;
-        if (own != in + c.offset * elem) detail::CopyOut(own, in + c.offset * elem, c.count * elem, stream);
+        detail::CopyIfDistinct(out + (static_cast<size_t>(r) * count + c.offset) * elem,
+                               in + c.offset * elem, c.count * elem);
       },
       [&](size_t k, uint64_t step) {
         const Range c = detail::ChunkRange(count, chunk, k);
         for (int p = 0; p < n; ++p) {
           if (p == r) continue;
-          detail::CopyOut(out + (static_cast<size_t>(p) * count + c.offset) * elem,
-                          arena->slot(p, step), c.count * elem, stream);
+          std::memcpy(out + (static_cast<size_t>(p) * count + c.offset) * elem, arena->slot(p, step),
+                      c.count * elem);
         }
       });
 }
@@ -139,19 +133,18 @@ Status ShmDirectBroadcast(PeerIo& io, const CollectiveArgs& args, Workspace&) {
   const auto* in = static_cast<const std::byte*>(args.send);
   auto* out = static_cast<std::byte*>(args.recv);
   const size_t chunk = detail::SlotElements(arena->slot_bytes(), elem);
-  const bool stream = detail::StreamsOutput(args.count * elem);
   return RunSteps(
       *arena, detail::ChunkCount(args.count, chunk),
       [&](size_t k, uint64_t step) {
         if (!is_root) return;
         const Range c = detail::ChunkRange(args.count, chunk, k);
         std::memcpy(arena->slot(root, step), in + c.offset * elem, c.count * elem);
-        if (out != in) detail::CopyOut(out + c.offset * elem, in + c.offset * elem, c.count * elem, stream);
+        detail::CopyIfDistinct(out + c.offset * elem, in + c.offset * elem, c.count * elem);
       },
       [&](size_t k, uint64_t step) {
         if (is_root) return;
         const Range c = detail::ChunkRange(args.count, chunk, k);
-        detail::CopyOut(out + c.offset * elem, arena->slot(root, step), c.count * elem, stream);
+        std::memcpy(out + c.offset * elem, arena->slot(root, step), c.count * elem);
       });
 }
 

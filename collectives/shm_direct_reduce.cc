@@ -5,8 +5,8 @@
 //
 //   copy_in(0); Sync                      (everyone's chunk 0 is in its slot)
 //   for k in 0 .. K-1:
-//     reduce(k)      rank r folds slice r of chunk k from every slot, writes the result into
-//                    slice r of its own slot (and of its output)
+//     reduce(k)      rank r folds slice r of chunk k from every other rank's slot and its own
+//                    input, writes the result into slice r of its own slot (and of its output)
 //     copy_in(k + 1)
 //     Sync           (slice results of chunk k and inputs of chunk k + 1 are published)
 //     copy_out(k)    every other slice of chunk k, from its owner's slot, into the output
@@ -14,6 +14,8 @@
 // Reads of chunk k's slots happen after Sync k and before Sync k + 2, as the arena's reuse rule
 // requires; reduce(k) writes only slice r of its own slot, which nobody else reads before Sync
 // k + 1. So K + 1 Syncs move K chunks, and a chunk stays in cache from copy_in to copy_out.
+// copy_in skips slice r: this rank folds it straight from its input (1/n of a copy saved).
+// Outputs are written with ordinary stores: non-temporal ones measured 20-40% slower here.
 #include <algorithm>
 #include <cstring>
 
@@ -40,31 +42,35 @@ Status DirectReducePipeline(SharedArena& arena, const CollectiveArgs& args, Work
   const auto* in = static_cast<const std::byte*>(args.send);
   auto* out = static_cast<std::byte*>(args.recv);
   const bool writes_output = root < 0 || r == root;
-  const bool stream = detail::StreamsOutput(count * elem);
   const size_t chunk = detail::SlotElements(arena.slot_bytes(), elem);
   const size_t chunks = detail::ChunkCount(count, chunk);
   const void** sources = nullptr;
   COHORT_RETURN_IF_ERROR(detail::GetSourceArray(ws, n, &sources));
   const uint64_t s0 = arena.next_step();
 
+  // Only the slices other ranks fold go through the slot; this rank folds its own slice straight
+  // from its input (saves a copy of 1/n of every chunk).
   auto copy_in = [&](size_t k) {
     const Range c = detail::ChunkRange(count, chunk, k);
-    std::memcpy(arena.slot(r, s0 + k), in + c.offset * elem, c.count * elem);
+    const Range mine = detail::AlignedSlice(c.count, n, r, elem);
+    std::byte* slot = arena.slot(r, s0 + k);
+    std::memcpy(slot, in + c.offset * elem, mine.offset * elem);
+    std::memcpy(slot + mine.end() * elem, in + (c.offset + mine.end()) * elem,
+                (c.count - mine.end()) * elem);
   };
   auto reduce = [&](size_t k) {
     const Range c = detail::ChunkRange(count, chunk, k);
     const Range slice = detail::AlignedSlice(c.count, n, r, elem);
     if (slice.count == 0) return;
     for (int p = 0; p < n; ++p) sources[p] = arena.slot(p, s0 + k) + slice.offset * elem;
+    sources[r] = in + (c.offset + slice.offset) * elem;
     std::byte* published = arena.slot(r, s0 + k) + slice.offset * elem;
-    std::byte* output = out + (c.offset + slice.offset) * elem;
-    // Folding into the output (never a source) lets the kernel write straight through and the
-    // published copy come from cache; a streamed output is written once, from the slot.
-    std::byte* result = writes_output && !stream ? output : published;
+    // Folding into the output (in place it is this slice's input: a source the kernel may
+    // overwrite) writes it straight through; the published copy then comes from cache.
+    std::byte* result = writes_output ? out + (c.offset + slice.offset) * elem : published;
     kernels::ReduceMany(result, sources, static_cast<size_t>(n), slice.count, args.dtype, args.op);
     detail::ApplyAverage(args, n, result, slice.count);
     if (result != published) std::memcpy(published, result, slice.count * elem);
-    if (writes_output && stream) kernels::CopyStreaming(output, published, slice.count * elem);
   };
   auto copy_out = [&](size_t k) {
     if (!writes_output) return;
@@ -72,8 +78,8 @@ Status DirectReducePipeline(SharedArena& arena, const CollectiveArgs& args, Work
     for (int p = 0; p < n; ++p) {
       if (p == r) continue;
       const Range slice = detail::AlignedSlice(c.count, n, p, elem);
-      detail::CopyOut(out + (c.offset + slice.offset) * elem,
-                      arena.slot(p, s0 + k) + slice.offset * elem, slice.count * elem, stream);
+      std::memcpy(out + (c.offset + slice.offset) * elem, arena.slot(p, s0 + k) + slice.offset * elem,
+                  slice.count * elem);
     }
   };
 

@@ -7,7 +7,6 @@
 
 #include "collectives/algorithm_util.h"
 #include "collectives/args_check.h"
-#include "kernels/cpu/reduce.h"
 
 namespace cohort::detail {
 
@@ -28,19 +27,6 @@ Range AlignedSlice(size_t count, int parts, int index, size_t element_bytes) {
   const size_t begin = std::min(count, in_lines.offset * line);
   const size_t end = std::min(count, in_lines.end() * line);
   return Range{begin, end - begin};
-}
-
-bool StreamsOutput(size_t output_bytes) {
-  constexpr size_t kStreamOutputBytes = size_t{8} << 20;
-  return output_bytes >= kStreamOutputBytes;
-}
-
-void CopyOut(void* dst, const void* src, size_t bytes, bool stream) {
-  if (stream) {
-    kernels::CopyStreaming(dst, src, bytes);
-  } else {
-    std::memcpy(dst, src, bytes);
-  }
 }
 
 Status GetSourceArray(Workspace& ws, int n, const void*** out) {

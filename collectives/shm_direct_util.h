@@ -20,13 +20,6 @@ size_t SlotElements(size_t bytes, size_t element_bytes);
 // be empty when the chunk is small.
 Range AlignedSlice(size_t count, int parts, int index, size_t element_bytes);
 
-// Whether a call whose output on this rank is `output_bytes` writes it with non-temporal stores:
-// an output that large would not stay in cache anyway, and streaming saves reading every line
-// before overwriting it.
-bool StreamsOutput(size_t output_bytes);
-// memcpy, or kernels::CopyStreaming when `stream`.
-void CopyOut(void* dst, const void* src, size_t bytes, bool stream);
-
 // An array of `n` pointers from the workspace (allocated once, reused by later calls).
 Status GetSourceArray(Workspace& ws, int n, const void*** out);
 

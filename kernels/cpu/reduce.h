@@ -25,11 +25,6 @@ void ReduceCopy(void* dst, const void* a, const void* b, size_t count, DataType 
 // dst may equal any source exactly. num_srcs == 1 is a copy; num_srcs == 0 does nothing.
 void ReduceMany(void* dst, const void* const* srcs, size_t num_srcs, size_t count, DataType dtype,
                 ReduceOp op);
-// memcpy whose stores bypass the cache (non-temporal), for results too large to stay in cache:
-// it saves reading each destination line before writing it (a third of a copy's memory traffic).
-// Ends with a store fence, so the bytes are ordered before any later store (e.g. a flag).
-// Regions must not overlap.
-void CopyStreaming(void* dst, const void* src, size_t bytes);
 // dst[i] = dst[i] * factor, for floating-point dtypes (avg); integer dtypes are left unchanged.
 void Scale(void* dst, size_t count, DataType dtype, double factor);
 

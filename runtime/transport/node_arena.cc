@@ -1,7 +1,9 @@
 // NodeArena: segment layout, attaching, and the bounded Sync wait (node_arena.h).
 #include "runtime/transport/node_arena.h"
 
+#include <linux/futex.h>
 #include <sched.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -31,10 +33,31 @@ struct ArenaHeader {
   uint64_t slot_bytes;
   alignas(64) std::atomic<uint64_t> arrived;  // last step the owner finished; owner stores only
   unsigned char calls[2][NodeArena::kCallRecordBytes];  // by parity of the call's first step
+  // Ranks asleep on `arrived` (a futex on its low half): the owner wakes them after storing it.
+  std::atomic<uint32_t> sleepers;
 };
-static_assert(offsetof(ArenaHeader, calls) + sizeof(ArenaHeader::calls) <=
+static_assert(offsetof(ArenaHeader, sleepers) + sizeof(ArenaHeader::sleepers) <=
                   offsetof(ArenaHeader, arrived) + 64,
-              "the call records share the counter's cache line");
+              "the call records and sleepers share the counter's cache line");
+static_assert(std::atomic<uint32_t>::is_always_lock_free);
+
+// The futex word of a counter: its low 32 bits (x86-64 and AArch64 are little-endian), which
+// change at every step.
+uint32_t* FutexWord(const std::atomic<uint64_t>* counter) {
+  return reinterpret_cast<uint32_t*>(const_cast<std::atomic<uint64_t>*>(counter));
+}
+
+// Sleeps while *word == expected, at most `timeout`; shared (not private): across processes.
+void FutexWait(const std::atomic<uint64_t>* counter, uint32_t expected,
+               std::chrono::microseconds timeout) {
+  timespec ts{static_cast<time_t>(timeout.count() / 1000000),
+              static_cast<long>(timeout.count() % 1000000) * 1000};
+  syscall(SYS_futex, FutexWord(counter), FUTEX_WAIT, expected, &ts, nullptr, 0);
+}
+
+void FutexWakeAll(const std::atomic<uint64_t>* counter) {
+  syscall(SYS_futex, FutexWord(counter), FUTEX_WAKE, INT32_MAX, nullptr, nullptr, 0);
+}
 static_assert(sizeof(ArenaHeader) <= kPage);
 static_assert(std::atomic<uint64_t>::is_always_lock_free, "the counter lives in shared memory");
 
@@ -81,6 +104,7 @@ Result<std::shared_ptr<ShmSegment>> CreateArenaSegment(const std::string& name, 
   header->owner_pid = ::getpid();
   header->slot_bytes = slot_bytes;
   header->arrived.store(0, std::memory_order_relaxed);
+  header->sleepers.store(0, std::memory_order_relaxed);
   auto* lines = new (segment->data() + kPage) NodeArena::ExpressLine[2 * kExpressLines];
   for (size_t i = 0; i < 2 * kExpressLines; ++i) lines[i].step.store(0, std::memory_order_relaxed);
   // Magic last: a reader that sees it sees a complete header (the store server orders the
@@ -121,12 +145,16 @@ Result<std::unique_ptr<NodeArena>> NodeArena::Attach(
     Member member;
     member.segment = segment;
     member.arrived = &header->arrived;
+    member.sleepers = &header->sleepers;
     member.calls = header->calls;
     member.express = reinterpret_cast<ExpressLine*>(segment->data() + kPage);
     member.slots = reinterpret_cast<std::byte*>(segment->data()) + kControlBytes;
     member.pid = static_cast<pid_t>(header->owner_pid);
     member.name = rank_names[i];
-    if (static_cast<int>(i) == rank) arena->own_arrived_ = &header->arrived;
+    if (static_cast<int>(i) == rank) {
+      arena->own_arrived_ = &header->arrived;
+      arena->own_sleepers_ = &header->sleepers;
+    }
     arena->members_.push_back(std::move(member));
   }
   return arena;
@@ -152,14 +180,21 @@ const void* NodeArena::Announced(int r, uint64_t step) const {
   return members_[static_cast<size_t>(r)].calls[step % 2];
 }
 
+void NodeArena::Arrive(uint64_t step) {
+  // Release: this rank's writes for the step are visible to whoever sees the new count. Sequential
+  // consistency orders the store before the load of `sleepers` (as a sleeper's increment is
+  // ordered before its re-check of the counter), so no sleeper misses its wake-up.
+  own_arrived_->store(step, std::memory_order_seq_cst);
+  if (own_sleepers_->load(std::memory_order_seq_cst) != 0) FutexWakeAll(own_arrived_);
+}
+
 NodeArena::ExpressLine* NodeArena::ExpressLines(int r, uint64_t step) const {
   return members_[static_cast<size_t>(r)].express + (step % 2) * kExpressLines;
 }
 
 Status NodeArena::Sync(std::chrono::milliseconds timeout, const WaitHooks* hooks) {
   const uint64_t step = next_step_++;
-  // Release: this rank's writes for the step are visible to whoever sees the new count.
-  own_arrived_->store(step, std::memory_order_release);
+  Arrive(step);
   for (int r = 0; r < size(); ++r) {
     if (r == rank_) continue;
     // Acquire pairs with rank r's release store: its writes for the step are visible now.
@@ -200,7 +235,8 @@ Status NodeArena::Express(const void* record, const void* payload, size_t bytes,
   }
   // Arrival too, after the lines: a rank waiting in a plain Sync at this step (a mismatch) sees
   // it, and one that sees it can tell from the lines whether this rank is in an express step.
-  own_arrived_->store(step, std::memory_order_release);
+  // Sleepers wait on the counter, so it also wakes them.
+  Arrive(step);
   std::byte* own = out == nullptr ? nullptr : out + static_cast<size_t>(rank_) * bytes;
   if (own != nullptr && own != payload) std::memcpy(own, payload, bytes);  // in place: already there
   std::memcpy(records + static_cast<size_t>(rank_) * kCallRecordBytes, record, kCallRecordBytes);
@@ -289,10 +325,17 @@ Status NodeArena::WaitUntil(int r, uint64_t step, Ready ready, std::chrono::mill
       if (hooks != nullptr && hooks->on_stall) COHORT_RETURN_IF_ERROR(hooks->on_stall());
     }
     if (now - start < spin_for + backoff::kYieldFor) {
-      sched_yield();
-    } else {
-      std::this_thread::sleep_for(backoff::kNap);
+      sched_yield();  // short waits: let a rank that shares this CPU run, come back at once
+      continue;
     }
+    // Long waits: sleep until rank r arrives somewhere (its counter moves), or kSleepSlice
+    // passes so that the abort flag, the deadline and rank r's liveness are looked at again.
+    const uint32_t seen = static_cast<uint32_t>(peer.arrived->load(std::memory_order_seq_cst));
+    peer.sleepers->fetch_add(1, std::memory_order_seq_cst);
+    if (!ready() && static_cast<uint32_t>(peer.arrived->load(std::memory_order_seq_cst)) == seen) {
+      FutexWait(peer.arrived, seen, kSleepSlice);
+    }
+    peer.sleepers->fetch_sub(1, std::memory_order_seq_cst);
   }
 }
 

@@ -19,10 +19,14 @@
 // any data is read. Records sit in the counter's cache line: the spin that sees a peer arrive
 // has already brought its record in.
 //
-// Waiting (Sync) never blocks forever and never livelocks an oversubscribed host: it spins
-// briefly (not at all when there are more local ranks than CPUs), then yields the CPU, then
-// naps; it checks the abort flag on every round and, while stalled, whether the awaited ranks
-// still exist, and ends at the operation's deadline with an error naming them.
+// Waiting never blocks forever and never livelocks an oversubscribed host: it spins briefly (not
+// at all when there are more local ranks than CPUs, where the awaited rank may need this CPU),
+// yields the CPU for a while (a rank sharing it runs, and this one is back at once), then
+// sleeps on a futex on the awaited rank's counter, which that rank wakes when it arrives (only
+// if someone sleeps: the check is a load from its own cache line). Sleeps last at most
+// kSleepSlice, so the abort flag, the deadline and the awaited rank's liveness are checked
+// again; a deadline error names the ranks still awaited. (Going to sleep at once was measured:
+// a futex wake-up costs tens of microseconds here, four times an oversubscribed step.)
 //
 // Threading: one thread at a time drives Sync (the communicator serializes its operations).
 #pragma once
@@ -76,6 +80,7 @@ class NodeArena {
   // Unlinks this rank's segment name (mappings stay valid): once every local rank has mapped it.
   Status UnlinkOwnSegment();
 
+  static constexpr std::chrono::milliseconds kSleepSlice{10};
   static constexpr size_t kCallRecordBytes = 24;
   static constexpr size_t kExpressBytes = 16384;
   struct ExpressLine;  // layout in node_arena.cc
@@ -99,6 +104,7 @@ class NodeArena {
   struct Member {
     std::shared_ptr<ShmSegment> segment;
     const std::atomic<uint64_t>* arrived = nullptr;
+    std::atomic<uint32_t>* sleepers = nullptr;
     unsigned char (*calls)[kCallRecordBytes] = nullptr;
     ExpressLine* express = nullptr;  // 2 * kExpressLines lines, by step parity
     std::byte* slots = nullptr;
@@ -106,6 +112,8 @@ class NodeArena {
     std::string name;
   };
   NodeArena() = default;
+  // Publishes that this rank arrived at `step` and wakes ranks asleep on its counter.
+  void Arrive(uint64_t step);
   ExpressLine* ExpressLines(int r, uint64_t step) const;
   // Waits until ready() holds, spinning, yielding and napping as the file comment says; a
   // deadline error names rank r and how far behind `step` it is.
@@ -119,6 +127,7 @@ class NodeArena {
   bool oversubscribed_ = false;
   uint64_t next_step_ = 1;
   std::atomic<uint64_t>* own_arrived_ = nullptr;
+  std::atomic<uint32_t>* own_sleepers_ = nullptr;
   std::vector<Member> members_;
 };
 
