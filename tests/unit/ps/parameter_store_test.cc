@@ -12,73 +12,15 @@
 #include "kernels/cpu/reduce.h"
 #include "runtime/optim/shard_optimizer.h"
 #include "tests/unit/ps/ps_test_util.h"
+#include "tests/unit/ps/sync_training.h"
 
 namespace cohort {
 namespace {
 
 using testing::RunStore;
+using testing::TrainBothWays;
 using testing::StoreSetup;
 using testing::View;
-
-// A small model: one key split over servers, one mid-sized, one tiny (never split).
-const std::vector<ps::KeySpec> kModel = {{"w1", {300, 1000}, DataType::kF32},
-                                         {"w2", {70'001}, DataType::kF32},
-                                         {"b", {17}, DataType::kF32}};
-
-float InitialValue(size_t key, size_t i) {
-  return static_cast<float>(static_cast<int>((key * 131 + i * 7) % 97) - 48) / 64.0f;
-}
-
-// Gradients are multiples of 1/64 with small magnitudes, so that sums and the average over 4
-// workers are exact in f32 whatever the order: the store and the allreduce then agree bit for bit.
-float Gradient(int rank, int step, size_t key, size_t i) {
-  return static_cast<float>(static_cast<int>((rank * 31 + step * 17 + key * 5 + i * 3) % 61) - 30) / 64.0f;
-}
-
-// Trains kModel for `steps` synchronous steps both ways on every worker and compares.
-void TrainBothWays(ParameterStore& ps, Communicator& comm, const OptimizerSpec& spec, int steps) {
-  const int rank = comm.rank();
-  std::vector<std::vector<float>> through_ps(kModel.size()), reference(kModel.size()),
-      grads(kModel.size());
-  std::vector<ShardOptimizer> local;
-  for (size_t k = 0; k < kModel.size(); ++k) {
-    const size_t n = kModel[k].count();
-    through_ps[k].resize(n);
-    for (size_t i = 0; i < n; ++i) through_ps[k][i] = InitialValue(k, i);
-    reference[k] = through_ps[k];
-    grads[k].resize(n);
-    // Worker 0's values win: the others pass something else on purpose.
-    std::vector<float> mine = through_ps[k];
-    if (rank != 0) std::fill(mine.begin(), mine.end(), 1000.0f + static_cast<float>(rank));
-    ps.init(kModel[k].name, View(mine), kModel[k].shape, spec);
-    local.push_back(ValueOrThrow(ShardOptimizer::Make(spec, n, "reference")));
-  }
-  std::vector<std::string> names;
-  for (const auto& k : kModel) names.push_back(k.name);
-  for (int step = 1; step <= steps; ++step) {
-    std::vector<BufferView> g, out;
-    for (size_t k = 0; k < kModel.size(); ++k) {
-      for (size_t i = 0; i < grads[k].size(); ++i) grads[k][i] = Gradient(rank, step, k, i);
-      g.push_back(View(grads[k]));
-      out.push_back(View(through_ps[k]));
-    }
-    WorkPtr work = ps.push_pull_async(names, g, out);
-    // The same step with an allreduce of the same gradients and a local optimizer.
-    for (size_t k = 0; k < kModel.size(); ++k) {
-      std::vector<float> avg = grads[k];
-      comm.allreduce(View(avg), ReduceOp::kAvg);
-      local[k].BeginStep();
-      ASSERT_TRUE(local[k].Apply(0, avg.size(), reference[k].data(), avg.data(), DataType::kF32,
-                                 nullptr, DataType::kF32, 1.0).ok());
-    }
-    work->wait();
-    for (size_t k = 0; k < kModel.size(); ++k) {
-      ASSERT_EQ(0, std::memcmp(through_ps[k].data(), reference[k].data(), reference[k].size() * 4))
-          << "key " << kModel[k].name << " differs at step " << step << " on worker " << rank;
-    }
-  }
-  for (const auto& k : kModel) EXPECT_EQ(ps.step(k.name), steps);
-}
 
 struct Layout {
   int servers;
