@@ -56,6 +56,8 @@ Result<std::unique_ptr<Endpoint>> Endpoint::Connect(const Options& options) {
                                 "servers (COHORT_PS_SERVERS / cohortrun --servers)");
   }
 
+  // For tools and tests that need to find a member's process (e.g. to stop a server).
+  COHORT_RETURN_IF_ERROR(root->Set("pid/" + std::to_string(me), ToBytes(std::to_string(::getpid()))));
   auto topo_store = std::make_shared<PrefixStore>("topo", root);
   Result<Topology> topo = ExchangeTopology(*topo_store, me, layout.size(), timeout);
   if (!topo.ok()) {
