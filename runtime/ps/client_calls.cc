@@ -8,6 +8,7 @@
 #include <set>
 #include <sstream>
 
+#include "runtime/base/logging.h"
 #include "runtime/ps/checkpoint_io.h"
 #include "runtime/ps/client.h"
 #include "runtime/store/auth.h"
@@ -290,6 +291,13 @@ Status Client::Declare(const std::vector<KeyDeclaration>& decls) {
         }
       }
     }
+  }
+  if (worker_ == 0 && LogEnabled(LogLevel::kInfo)) {
+    std::lock_guard lock(keys_mutex_);
+    std::string bytes;
+    for (size_t s = 0; s < server_bytes_.size(); ++s) bytes += (s ? ", " : "") + std::to_string(server_bytes_[s]);
+    COHORT_LOG(kInfo) << "parameter store: declared " << fresh.size() << " keys (" << keys_.size()
+                      << " in all); bytes per server: " << bytes;
   }
   op->finish = [this](Op& done) {
     std::lock_guard lock(keys_mutex_);

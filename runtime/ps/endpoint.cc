@@ -2,8 +2,9 @@
 //
 // Waiting: after a round that moved nothing the loop spins briefly, then yields, then blocks in
 // ppoll() on the tcp links and an eventfd that Wake() writes. Shared-memory links have no file
-// descriptor, so while any is open the block is a short nap that grows with idleness (50 us while
-// traffic is recent, up to 1 ms after 100 ms of silence) to keep an idle store cheap on the CPU.
+// descriptor, so while any is open the block is a short nap that grows with idleness (50 us for
+// the first 2 ms, 250 us until 20 ms, then 1 ms) so that an idle store costs little CPU: training
+// computes between steps, and the ranks' other threads (the communicator's) need the cores.
 #include "runtime/ps/endpoint.h"
 
 #include <poll.h>
@@ -307,9 +308,9 @@ void Endpoint::Block(Clock::duration idle) {
   }
   microseconds nap = kTickEvery;
   if (fdless) {
-    nap = idle < milliseconds(10) ? microseconds(50)
-          : idle < milliseconds(100) ? microseconds(200)
-                                     : microseconds(1000);
+    nap = idle < milliseconds(2) ? microseconds(50)
+          : idle < milliseconds(20) ? microseconds(250)
+                                    : microseconds(1000);
   }
   timespec ts{0, std::chrono::duration_cast<std::chrono::nanoseconds>(nap).count()};
   if (::ppoll(fds.data(), fds.size(), &ts, nullptr) > 0 && (fds[0].revents & POLLIN) != 0) {
@@ -356,7 +357,7 @@ void Endpoint::Loop() {
     const Clock::duration idle = now - last_progress;
     if (idle < microseconds(20)) {
       continue;
-    } else if (idle < microseconds(300)) {
+    } else if (idle < microseconds(100)) {
       sched_yield();
     } else {
       Block(idle);
