@@ -12,9 +12,9 @@ bench="$build/benchmarks/ps-bench"
 for k in 1 2 4; do
   for mode in sync async; do
     flag=$([ "$mode" = async ] && echo --async || true)
-    "${run[@]}" -np 4 --servers "$k" "$bench" --no-zero $flag --json "$out/ps-dedicated$k-$mode.json" \
+    "${run[@]}" -np 4 --servers "$k" "$bench" --no-zero --large-iters 8 $flag --json "$out/ps-dedicated$k-$mode.json" \
       | tee "$out/ps-dedicated$k-$mode.txt"
-    "${run[@]}" -np 4 "$bench" --colocated "$k" --no-zero $flag --json "$out/ps-colocated$k-$mode.json" \
+    "${run[@]}" -np 4 "$bench" --colocated "$k" --no-zero --large-iters 8 $flag --json "$out/ps-colocated$k-$mode.json" \
       | tee "$out/ps-colocated$k-$mode.txt"
   done
 done
