@@ -62,6 +62,18 @@ py::dict FromOptimizer(const OptimizerSpec& s) {
   return d;
 }
 
+// Imports every tensor of `list` (no copies); their owners go to `keep`.
+std::vector<BufferView> ImportAll(const py::list& list, Access access, const char* role,
+                                  std::vector<py::object>* keep) {
+  std::vector<BufferView> views;
+  for (py::handle t : list) {
+    ImportedBuffer b = ImportBuffer(t, access, role);
+    views.push_back(b.view);
+    keep->push_back(std::move(b.keep_alive));
+  }
+  return views;
+}
+
 class PyParameterStore {
  public:
   PyParameterStore(const std::string& name, bool asynchronous, int staleness, int num_servers,
@@ -102,17 +114,8 @@ class PyParameterStore {
   std::unique_ptr<Handle> Start(const std::string& op, const std::vector<std::string>& keys,
                                 const py::list& grads, const py::list& outs, int64_t step) {
     std::vector<py::object> keep;
-    std::vector<BufferView> g, o;
-    for (py::handle t : grads) {
-      ImportedBuffer b = ImportBuffer(t, Access::kRead, "gradient");
-      g.push_back(b.view);
-      keep.push_back(std::move(b.keep_alive));
-    }
-    for (py::handle t : outs) {
-      ImportedBuffer b = ImportBuffer(t, Access::kWrite, "output");
-      o.push_back(b.view);
-      keep.push_back(std::move(b.keep_alive));
-    }
+    const std::vector<BufferView> g = ImportAll(grads, Access::kRead, "gradient", &keep);
+    const std::vector<BufferView> o = ImportAll(outs, Access::kWrite, "output", &keep);
     ParameterStore& store = ps();
     WorkPtr work;
     {
@@ -137,17 +140,8 @@ class PySharded {
   PySharded(const py::list& params, const py::list& grads, const py::dict& optimizer, int stage,
             size_t bucket_bytes) {
     if (!cohort::is_initialized()) ThrowNotInitialized();
-    std::vector<BufferView> p, g;
-    for (py::handle t : params) {
-      ImportedBuffer b = ImportBuffer(t, Access::kWrite, "parameter");
-      p.push_back(b.view);
-      keep_.push_back(std::move(b.keep_alive));
-    }
-    for (py::handle t : grads) {
-      ImportedBuffer b = ImportBuffer(t, Access::kRead, "gradient");
-      g.push_back(b.view);
-      keep_.push_back(std::move(b.keep_alive));
-    }
+    const std::vector<BufferView> p = ImportAll(params, Access::kWrite, "parameter", &keep_);
+    const std::vector<BufferView> g = ImportAll(grads, Access::kRead, "gradient", &keep_);
     const OptimizerSpec spec = ToOptimizer(optimizer);
     Communicator& comm = cohort::init();
     py::gil_scoped_release release;
