@@ -127,6 +127,13 @@ void Client::CompleteSub(Sub* sub, Status status) {
   if (sub->done) return;
   sub->done = true;
   Op* op = sub->op;
+  if (sub->gate != nullptr && status.code() == StatusCode::kInvalidArgument) {
+    // The server refused the push and applied nothing: the worker's step count goes back too,
+    // unless later pushes were numbered since.
+    std::lock_guard lock(keys_mutex_);
+    Key& key = keys_[sub->header.key];
+    if (key.pushes == sub->header.step) key.pushes = sub->previous_pushes;
+  }
   if (!status.ok() && op->error.ok()) op->error = std::move(status);
   if (Gate* gate = sub->gate; gate != nullptr) {
     gate->busy = false;

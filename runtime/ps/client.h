@@ -116,6 +116,7 @@ class Client final : public Endpoint::Sink {
     std::vector<uint8_t> body;  // control request bodies
     void* dest = nullptr;       // values of a pull / push_pull reply
     Gate* gate = nullptr;       // pushes
+    int64_t previous_pushes = 0;  // pushes: the key's step count before this push was numbered
     Deadline deadline = Deadline::Never();
     uint32_t slot = 0;
     bool sent = false, done = false;

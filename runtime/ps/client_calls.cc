@@ -352,16 +352,15 @@ Result<WorkPtr> Client::Transfer(MsgType type, const std::vector<std::string>& n
     }
     for (size_t i = 0; i < keys.size(); ++i) {
       Key& key = *keys[i];
-      int64_t step = key.pushes;
-      if (pushes) {
-        step = steps.empty() ? key.pushes + 1 : steps[i];
-        key.pushes = step;
-      }
+      const int64_t step = !pushes ? key.pushes : steps.empty() ? key.pushes + 1 : steps[i];
+      const int64_t previous = key.pushes;
+      if (pushes) key.pushes = step;
       const size_t esize = DataTypeSize(key.spec.dtype);
       for (size_t j = 0; j < key.placement.size(); ++j) {
         Sub& sub = AddSub(*op, type, key, j);
         const uint64_t at = key.placement[j].offset * esize;
         sub.header.step = step;
+        sub.previous_pushes = previous;
         if (pushes) {
           sub.payload = static_cast<const uint8_t*>(grads[i].data) + at;
           sub.header.payload_bytes = key.placement[j].count * esize;

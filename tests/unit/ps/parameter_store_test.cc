@@ -227,8 +227,13 @@ TEST(ParameterStoreTest, BadInputGivesClearErrors) {
     m = message([&] { ps.push("w", View(g), /*step=*/1); });
     EXPECT_NE(m.find("already applied"), std::string::npos) << m;
     EXPECT_NE(m.find(worker), std::string::npos) << m;
+    // A push ahead of the current step is refused too, and the worker's step count stays.
+    m = message([&] { ps.push("w", View(g), /*step=*/5); });
+    EXPECT_NE(m.find("is not complete yet"), std::string::npos) << m;
+    EXPECT_EQ(ps.step("w"), 1);
     ps.push_pull("w", View(g), View(w));  // step 2
     for (float v : w) ASSERT_EQ(v, -2.0f) << "step 1 must have been applied exactly once";
+    EXPECT_EQ(ps.step("w"), 2);
   });
 }
 
