@@ -52,6 +52,7 @@ std::string FormatDuration(milliseconds d) {
 
 struct Rank {
   int rank = 0;
+  int server = -1;  // a dedicated parameter server (--servers): its index; -1 for ranks
   pid_t pid = -1;
   bool alive = false;
   UniqueFd out, err;
@@ -65,6 +66,11 @@ class JobRunner {
 
  private:
   Status Start(const EnvMap& env, const std::string& path);
+  Status Spawn(int rank, int server, const std::string& path, const std::vector<std::string>& argv,
+               const EnvMap& env);
+  Result<std::string> ServerProgram() const;
+  // Once every rank exited 0, dedicated servers get --grace to finish, then SIGTERM.
+  void StopIdleServers(Clock::time_point now);
   void Loop();
   void Drain(Rank& r, bool is_stderr);
   void HandleSignals();
@@ -85,6 +91,8 @@ class JobRunner {
   int exit_code_ = 0;
   std::string final_message_;               // printed last, after every rank's output
   std::optional<Clock::time_point> job_deadline_, term_at_, kill_at_, drain_until_;
+  std::optional<Clock::time_point> servers_until_;  // see StopIdleServers
+  bool servers_stopped_ = false;                     // we terminated them: not a failure
 };
 
 Status JobRunner::Start(const EnvMap& exported, const std::string& path) {
@@ -115,23 +123,87 @@ Status JobRunner::Start(const EnvMap& exported, const std::string& path) {
 
   if (options_.timeout) job_deadline_ = Clock::now() + *options_.timeout;
 
+  const std::string store_addr = "127.0.0.1:" + std::to_string(store_->port());
+  EnvMap worker_env = exported;
+  if (options_.servers > 0) worker_env["COHORT_PS_SERVERS"] = std::to_string(options_.servers);
+  std::string server_path;
+  if (options_.servers > 0) {
+    COHORT_ASSIGN_OR_RETURN(server_path, ServerProgram());
+  }
   for (int i = 0; i < options_.np; ++i) {
-    RankSlot slot{i, options_.np, i, options_.np, 0,
-                  "127.0.0.1:" + std::to_string(store_->port()), job_id_, secret};
-    Result<SpawnedRank> spawned = SpawnRank(path, options_.command, RankEnvironment(exported, slot));
-    if (!spawned.ok()) return spawned.status();  // ranks already started are stopped by Run
-    Rank& r = ranks_.emplace_back();
-    r.rank = i;
-    r.pid = spawned->pid;
-    r.alive = true;
-    r.out = std::move(spawned->stdout_fd);
-    r.err = std::move(spawned->stderr_fd);
-    r.out_forwarder = std::make_unique<OutputForwarder>(
-        OutputForwarder::Prefix(i, false, options_.tag_output), STDOUT_FILENO);
-    r.err_forwarder = std::make_unique<OutputForwarder>(
-        OutputForwarder::Prefix(i, true, options_.tag_output), STDERR_FILENO);
+    RankSlot slot{i, options_.np, i, options_.np, 0, store_addr, job_id_, secret};
+    COHORT_RETURN_IF_ERROR(Spawn(i, -1, path, options_.command, RankEnvironment(worker_env, slot)));
+  }
+  for (int s = 0; s < options_.servers; ++s) {
+    // A server is not a rank: it gets the job's store, secret and size, and its server index.
+    RankSlot slot{0, options_.np, 0, options_.np, 0, store_addr, job_id_, secret};
+    EnvMap env = RankEnvironment(worker_env, slot);
+    for (const char* name : {"COHORT_RANK", "COHORT_LOCAL_RANK", "COHORT_LOCAL_SIZE", "COHORT_NODE_RANK"}) {
+      env.erase(name);
+    }
+    env["COHORT_PS_SERVER_RANK"] = std::to_string(s);
+    COHORT_RETURN_IF_ERROR(Spawn(options_.np + s, s, server_path, {server_path}, env));
   }
   return Status::Ok();
+}
+
+Result<std::string> JobRunner::ServerProgram() const {
+  if (!options_.server_program.empty()) return ResolveProgram(options_.server_program, {});
+  char self[4096];
+  ssize_t n = ::readlink("/proc/self/exe", self, sizeof(self) - 1);
+  if (n <= 0) return ErrnoStatus("readlink /proc/self/exe", errno);
+  std::string dir(self, static_cast<size_t>(n));
+  dir = dir.substr(0, dir.find_last_of('/'));
+  Result<std::string> found = ResolveProgram(dir + "/cohort-ps-server", {});
+  if (!found.ok()) {
+    return InvalidArgumentError(found.status().message() + " (--servers starts cohort-ps-server from "
+                                "cohortrun's directory; pass --server-program PATH if it lives elsewhere)");
+  }
+  return found;
+}
+
+Status JobRunner::Spawn(int rank, int server, const std::string& path,
+                        const std::vector<std::string>& argv, const EnvMap& env) {
+  Result<SpawnedRank> spawned = SpawnRank(path, argv, env);
+  if (!spawned.ok()) return spawned.status();  // processes already started are stopped by Run
+  Rank& r = ranks_.emplace_back();
+  r.rank = rank;
+  r.server = server;
+  r.pid = spawned->pid;
+  r.alive = true;
+  r.out = std::move(spawned->stdout_fd);
+  r.err = std::move(spawned->stderr_fd);
+  // Servers print as "[s0] "; ranks as before.
+  auto prefix = [&](bool is_stderr) {
+    return server < 0 ? OutputForwarder::Prefix(rank, is_stderr, options_.tag_output)
+                      : "[s" + std::to_string(server) + "] ";
+  };
+  r.out_forwarder = std::make_unique<OutputForwarder>(prefix(false), STDOUT_FILENO);
+  r.err_forwarder = std::make_unique<OutputForwarder>(prefix(true), STDERR_FILENO);
+  return Status::Ok();
+}
+
+void JobRunner::StopIdleServers(Clock::time_point now) {
+  if (options_.servers == 0 || stopping_ || servers_stopped_) return;
+  for (const Rank& r : ranks_) {
+    if (r.server < 0 && r.alive) return;  // ranks still running
+  }
+  bool any = false;
+  for (const Rank& r : ranks_) any = any || (r.server >= 0 && r.alive);
+  if (!any) return;
+  if (!servers_until_) {
+    servers_until_ = now + options_.grace;
+    return;
+  }
+  if (now < *servers_until_) return;
+  Say("every rank finished but parameter servers are still running after --grace " +
+      FormatDuration(options_.grace) + " (did the ranks create a ParameterStore?); stopping them");
+  servers_stopped_ = true;
+  servers_until_.reset();
+  for (const Rank& r : ranks_) {
+    if (r.server >= 0 && r.alive) ::kill(-r.pid, SIGTERM);
+  }
+  kill_at_ = now + milliseconds(kTermToKillMs);
 }
 
 void JobRunner::SignalLive(int sig) {
@@ -199,8 +271,11 @@ void JobRunner::Reap() {
     for (Rank& r : ranks_) {
       if (r.pid != pid || !r.alive) continue;
       r.alive = false;
-      if (Failed(status) && !stopping_) {
+      if (Failed(status) && !stopping_ && !(r.server >= 0 && servers_stopped_)) {
         std::string what = DescribeExit(r.rank, pid, status);
+        if (r.server >= 0) {  // "rank 5 (pid ...) ..." -> "parameter server 1 (pid ...) ..."
+          what = "parameter server " + std::to_string(r.server) + what.substr(what.find(" ("));
+        }
         Stop(ExitCodeFor(status), what, Clock::now() + options_.grace);
         final_message_ = what + (ranks_.size() > 1 ? "; stopped the other ranks" : "");
       }
@@ -240,6 +315,7 @@ void JobRunner::Loop() {
       SignalLive(SIGTERM);
       kill_at_ = now + milliseconds(kTermToKillMs);
     }
+    StopIdleServers(now);
     if (kill_at_ && now >= *kill_at_) {
       kill_at_.reset();
       SignalLive(SIGKILL);
@@ -270,7 +346,7 @@ void JobRunner::Loop() {
       if (r.err.valid()) { fds.push_back({r.err.get(), POLLIN, 0}); owners.push_back({&r, true}); }
     }
     Deadline next = Deadline::After(milliseconds(200));  // also catches a lost wake-up
-    for (const auto& at : {job_deadline_, term_at_, kill_at_, drain_until_}) {
+    for (const auto& at : {job_deadline_, term_at_, kill_at_, drain_until_, servers_until_}) {
       if (at) next = next.Earlier(Deadline(*at));
     }
     int ready = ::poll(fds.data(), fds.size(), next.remaining_ms());

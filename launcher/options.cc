@@ -26,6 +26,11 @@ po::options_description Describe() {
        "after a rank fails, wait S for the others to exit before SIGTERM (default 10s)")
       ("x", po::value<std::vector<std::string>>()->value_name("VAR[=VAL]"),
        "set VAR=VAL in every rank, or copy VAR from this environment (repeatable)")
+      ("servers", po::value<std::string>()->value_name("K"),
+       "also start K dedicated parameter-server processes (cohort-ps-server) for the ranks' "
+       "ParameterStore; they exit when every rank is done with it")
+      ("server-program", po::value<std::string>()->value_name("PATH"),
+       "the parameter-server program (default: cohort-ps-server next to cohortrun)")
       ("print-config", "print cohort's settings as this environment gives them, and exit")
       ("print-settings-table", "print every setting as a Markdown table (the README's), and exit");
   return desc;
@@ -34,7 +39,9 @@ po::options_description Describe() {
 // Options that take a value in the next word, by every spelling the parser accepts.
 bool TakesValue(const std::string& word) {
   static const std::set<std::string> kWithValue = {"-np", "--np", "-n", "-timeout", "--timeout",
-                                                   "-grace", "--grace", "-x", "--x"};
+                                                   "-grace", "--grace", "-x", "--x",
+                                                   "-servers", "--servers", "-server-program",
+                                                   "--server-program"};
   return kWithValue.count(word) != 0;
 }
 
@@ -106,6 +113,17 @@ Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
     COHORT_ASSIGN_OR_RETURN(options.grace,
                             ParseSeconds("--grace", vm["grace"].as<std::string>(), true));
   }
+  if (vm.count("servers")) {
+    const std::string text = vm["servers"].as<std::string>();
+    char* end = nullptr;
+    long k = std::strtol(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || k < 0 || k > 65536) {
+      return InvalidArgumentError("--servers must be a number of servers from 0 to 65536, got '" +
+                                  text + "'");
+    }
+    options.servers = static_cast<int>(k);
+  }
+  if (vm.count("server-program")) options.server_program = vm["server-program"].as<std::string>();
   if (vm.count("np")) {
     const std::string text = vm["np"].as<std::string>();
     char* end = nullptr;

@@ -18,6 +18,8 @@ struct LaunchOptions {
   std::optional<std::chrono::milliseconds> timeout;  // --timeout S: whole-job wall clock
   std::chrono::milliseconds grace{10'000};           // --grace S: after a failure, before SIGTERM
   std::vector<std::string> exports;                  // -x VAR or -x VAR=VAL, in order
+  int servers = 0;                                   // --servers K: dedicated parameter servers
+  std::string server_program;                        // --server-program: default cohort-ps-server
   bool print_config = false;                         // --print-config
   bool print_settings_table = false;                 // --print-settings-table
   bool help = false;                                 // -h, --help

@@ -36,6 +36,7 @@ struct Config {
   CudaBackendChoice cuda_backend = CudaBackendChoice::kAuto;  // COHORT_CUDA_BACKEND
   std::string nccl_library;                    // COHORT_NCCL_LIBRARY: path of libnccl.so.2
   size_t staging_chunk_bytes = 4u << 20;       // COHORT_STAGING_CHUNK_BYTES: staged-path unit
+  int ps_servers = 0;                          // COHORT_PS_SERVERS: dedicated parameter servers
 };
 
 // One row of the settings table.

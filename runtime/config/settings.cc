@@ -2,6 +2,7 @@
 // and parser. ParseConfig, DescribeConfig (cohortrun --print-config) and SettingsMarkdownTable
 // (the README) all walk this one table, so they cannot drift apart.
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <sstream>
 #include <string>
@@ -134,6 +135,16 @@ Status ParseStagingChunkBytes(const std::string& v, Config* c) {
   return ParseMinBytes(v, 4096, &c->staging_chunk_bytes);
 }
 
+Status ParsePsServers(const std::string& v, Config* c) {
+  char* end = nullptr;
+  long n = std::strtol(v.c_str(), &end, 10);
+  if (v.empty() || *end != '\0' || n < 0 || n > 65536) {
+    return InvalidArgumentError("expected a number of servers from 0 to 65536");
+  }
+  c->ps_servers = static_cast<int>(n);
+  return Status::Ok();
+}
+
 Status ParseSecret(const std::string& v, Config* c) {
   c->secret = v;
   return Status::Ok();
@@ -179,6 +190,10 @@ const std::vector<Setting>& Table() {
       {{"COHORT_STAGING_CHUNK_BYTES", {}, "4MiB",
         "Pipelining unit of the staged CUDA path (device-host copies overlap communication)"},
        ParseStagingChunkBytes},
+      {{"COHORT_PS_SERVERS", {}, "0",
+        "Dedicated parameter-server processes of the job (cohortrun --servers K sets it); 0: "
+        "parameter-store servers live in the worker ranks"},
+       ParsePsServers},
       {{"COHORT_JOB_SECRET", {}, "(set by the launcher)",
         "Secret that every store and link connection must prove; never printed", true},
        ParseSecret},

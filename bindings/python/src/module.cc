@@ -17,6 +17,7 @@
 #include "cohort/build_config.h"
 #include "errors.h"
 #include "handle.h"
+#include "parameter_store.h"
 #include "runtime/cohort.h"
 
 namespace py = pybind11;
@@ -253,6 +254,7 @@ PYBIND11_MODULE(_C, m) {
         return "<cohort Handle " + h.description() + (h.test() ? " done>" : " running>");
       });
   cp::DefCollectives(m);
+  cp::DefParameterStore(m);
 
   m.def(
       "_buffer_info",

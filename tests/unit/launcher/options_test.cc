@@ -104,5 +104,19 @@ TEST(LaunchOptions, HelpAndPrintConfigNeedNoProgram) {
   EXPECT_NE(LaunchUsage().find("--tag-output"), std::string::npos);
 }
 
+TEST(LaunchOptions, DedicatedParameterServers) {
+  Result<LaunchOptions> r = Parse({"-np", "4", "--servers", "2", "prog", "--servers", "9"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->servers, 2);
+  EXPECT_EQ(r->command, (std::vector<std::string>{"prog", "--servers", "9"}));
+  EXPECT_EQ(Parse({"-np", "1", "prog"})->servers, 0);
+  r = Parse({"-np", "1", "--server-program", "/opt/ps", "prog"});
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->server_program, "/opt/ps");
+  EXPECT_NE(ErrorOf({"-np", "4", "--servers", "two", "prog"}).find("--servers must be a number"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"-np", "4", "--servers", "-1", "prog"}).find("--servers"), std::string::npos);
+}
+
 }  // namespace
 }  // namespace cohort::launcher

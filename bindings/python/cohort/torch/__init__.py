@@ -25,5 +25,6 @@ from .ops import (Handle, allgather, allgather_async, allreduce, allreduce_,  # 
                   broadcast_, broadcast_async, broadcast_async_, poll, reduce_scatter,
                   reduce_scatter_async, synchronize)
 from .optimizer import DistributedOptimizer  # noqa: F401
+from .ps import ParameterStore, ShardedOptimizer  # noqa: F401
 
 __all__ = [n for n in dir() if not n.startswith("_")]
