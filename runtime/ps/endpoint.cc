@@ -73,10 +73,11 @@ Result<std::unique_ptr<Endpoint>> Endpoint::Connect(const Options& options) {
   setup.store = std::make_shared<PrefixStore>("links", root);
   setup.comm_name = "ps." + options.name;
   setup.config = options.config;
-  Result<std::vector<std::unique_ptr<Link>>> links = ConnectLinks(setup);
+  setup.config.shm_slot_bytes = 0;  // messages only: no arena for the direct collectives
+  Result<Connections> links = ConnectLinks(setup);
   if (!links.ok()) return links.status().WithContext(who + ": ");
   std::unique_ptr<Endpoint> endpoint(
-      new Endpoint(options, topo->host_of_rank, std::move(*links)));
+      new Endpoint(options, topo->host_of_rank, std::move(links->links)));
   if (endpoint->wake_fd_ < 0) return ErrnoStatus(who + ": eventfd", errno);
   return endpoint;
 }
