@@ -50,6 +50,7 @@ class BenchRunner {
   std::string command_line_;
   std::unique_ptr<Buffer> send_, recv_;
   std::set<std::string> skip_reasons_;  // printed once each
+  std::string timed_algorithm_;         // what the last timed loop ran
 };
 
 }  // namespace cohort::bench
