@@ -7,14 +7,14 @@ For each world size, every round runs every system once over 8 B .. --max-bytes 
 small-size sweep with many iterations and a large-size sweep with few), in an order that rotates
 between rounds; the report takes, per system and size, the median over rounds of cohort-bench's
 per-iteration average. Writes:
-  OUT/one-host.csv   system, ranks, bytes, median/min/max time (us) and busbw (GB/s), out of
+  OUT.csv            system, ranks, bytes, median/min/max time (us) and busbw (GB/s), out of
                      place and in place; rows with system "ceiling" carry the memory reference
-  OUT/one-host.png   busbw against size (one line per system, the ceiling dashed) and, below,
+  OUT.png            busbw against size (one line per system, the ceiling dashed) and, below,
                      latency against size up to 64 KiB, per world size
-  OUT/one-host.md    the table at 8 B, 512 KiB, 8 MiB, 64 MiB and 256 MiB with ratios
-  OUT/command.txt    how it was made
+  OUT.md             the table at 8 B, 512 KiB, 8 MiB, 64 MiB and 256 MiB with ratios
+  OUT.command.txt    how it was made
     python3 benchmarks/one_host.py --build build --out benchmarks/results/cpu-one-host
-    python3 benchmarks/one_host.py --build build --out /tmp/x --quick   # CI: small, checked
+    python3 benchmarks/one_host.py --build build --out /tmp/x/one-host --quick   # CI: checked
 """
 import argparse
 import csv
@@ -80,9 +80,11 @@ def measure(args, systems):
     samples = {}   # (system, ranks, bytes) -> {"oop": [...], "ip": [...], "t_oop": [...]}
     ceilings = {}  # ranks -> [busbw ceiling per round]
     commands = set()
-    tmp = os.path.join(args.out, "last.json")
-    sweeps = [(4, 64 << 10, args.small_iters, max(10, args.small_iters // 10)),
-              (128 << 10, args.max_bytes, args.large_iters, 2)]
+    tmp = args.out + ".last.json"
+    # (first size run, first size kept, last size, iterations, warm-up): each sweep's first
+    # size is measured and dropped, because the first size of a run comes out slow.
+    sweeps = [(4, 8, 64 << 10, args.small_iters, max(10, args.small_iters // 10)),
+              (64 << 10, 128 << 10, args.max_bytes, args.large_iters, 2)]
     for nranks in args.ranks:
         for rnd in range(args.rounds):
             ref, cmd = membw(args, nranks, tmp)
@@ -90,14 +92,14 @@ def measure(args, systems):
             ceilings.setdefault(nranks, []).append(ref["allreduce_busbw_ceiling"])
             order = systems[rnd % len(systems):] + systems[:rnd % len(systems)]
             for system in order:
-                for lo, hi, iters, warmup in sweeps:
-                    if lo > args.max_bytes:
+                for lo, keep, hi, iters, warmup in sweeps:
+                    if keep > args.max_bytes:
                         continue
                     rows, cmd = bench(args, system, nranks, lo, min(hi, args.max_bytes), iters,
                                       warmup, tmp)
                     commands.add(cmd)
                     for r in rows:
-                        if r["size"] < 8:  # the warm-up row: the first size of a run is slow
+                        if r["size"] < keep or r["size"] > hi:
                             continue
                         s = samples.setdefault((system, nranks, r["size"]), {"oop": [], "ip": [],
                                                                              "t_oop": []})
@@ -112,7 +114,7 @@ def measure(args, systems):
 
 
 def write_csv(args, samples, ceilings):
-    path = os.path.join(args.out, "one-host.csv")
+    path = args.out + ".csv"
     med = lambda xs: statistics.median(xs) if xs else ""
     with open(path, "w", newline="") as f:
         w = csv.writer(f)
@@ -170,10 +172,10 @@ def write_report(args, samples, ceilings, commands):
     lines += ["Sizes below 64 KiB: time per call in us; larger: out-of-place busbw in GB/s. Ratios "
               "above 1 mean cohort is better.", "", "Commands (each run once per round):", ""]
     lines += [f"    {c}" for c in commands]
-    path = os.path.join(args.out, "one-host.md")
+    path = args.out + ".md"
     with open(path, "w") as f:
         f.write("\n".join(lines) + "\n")
-    with open(os.path.join(args.out, "command.txt"), "w") as f:
+    with open(args.out + ".command.txt", "w") as f:
         f.write(" ".join(["python3", "benchmarks/one_host.py"] + sys.argv[1:]) + "\n")
     return path
 
@@ -215,7 +217,7 @@ def plot(args, samples, ceilings):
         bottom.set_ylabel("time per call (us), median over rounds")
         bottom.grid(True, alpha=0.3, which="both")
     fig.tight_layout()
-    path = os.path.join(args.out, "one-host.png")
+    path = args.out + ".png"
     fig.savefig(path, dpi=110)
     return path
 
@@ -223,7 +225,7 @@ def plot(args, samples, ceilings):
 def main():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--build", default="build")
-    p.add_argument("--out", required=True)
+    p.add_argument("--out", required=True, help="path prefix: PREFIX.csv, .png, .md, .command.txt")
     p.add_argument("--ranks", type=int, nargs="+", default=[2, 4])
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--max-bytes", type=int, default=256 << 20)
@@ -244,7 +246,7 @@ def main():
     if not shutil.which("mpirun"):
         systems = [s for s in systems if not s.startswith("openmpi")]
         print("one_host: no mpirun; Open MPI left out", file=sys.stderr)
-    os.makedirs(args.out, exist_ok=True)
+    os.makedirs(os.path.dirname(os.path.abspath(args.out)), exist_ok=True)
     samples, ceilings, commands = measure(args, systems)
     print(write_csv(args, samples, ceilings))
     print(write_report(args, samples, ceilings, commands))

@@ -6,7 +6,7 @@ source_dir=$1 build_dir=$2
 out=$(mktemp -d)
 trap 'rm -rf "$out"' EXIT
 export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
-/usr/bin/python3 "$source_dir/benchmarks/one_host.py" --build "$build_dir" --out "$out" --quick
+/usr/bin/python3 "$source_dir/benchmarks/one_host.py" --build "$build_dir" --out "$out/one-host" --quick
 csv=$out/one-host.csv
 for system in cohort openmpi openmpi-malloc-tuned openmpi-ucx gloo-ring gloo-hd ceiling; do
   if ! command -v mpirun >/dev/null && [[ $system == openmpi* ]]; then continue; fi
