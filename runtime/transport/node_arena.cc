@@ -230,7 +230,7 @@ Status NodeArena::Express(const void* record, const void* payload, size_t bytes,
       std::memcpy(dst, record, kCallRecordBytes);
       dst += kCallRecordBytes;
     }
-    std::memcpy(dst, in + offset, n);
+    if (n > 0) std::memcpy(dst, in + offset, n);  // a barrier carries no payload (in is null)
     mine[i].step.store(step, std::memory_order_release);
   }
   // Arrival too, after the lines: a rank waiting in a plain Sync at this step (a mismatch) sees
@@ -238,7 +238,7 @@ Status NodeArena::Express(const void* record, const void* payload, size_t bytes,
   // Sleepers wait on the counter, so it also wakes them.
   Arrive(step);
   std::byte* own = out == nullptr ? nullptr : out + static_cast<size_t>(rank_) * bytes;
-  if (own != nullptr && own != payload) std::memcpy(own, payload, bytes);  // in place: already there
+  if (bytes > 0 && own != nullptr && own != payload) std::memcpy(own, payload, bytes);  // in place: already there
   std::memcpy(records + static_cast<size_t>(rank_) * kCallRecordBytes, record, kCallRecordBytes);
 
   for (int r = 0; r < size(); ++r) {
@@ -270,7 +270,7 @@ Status NodeArena::Express(const void* record, const void* payload, size_t bytes,
       }
       size_t offset = 0;
       const size_t n = span_of(i, &offset);
-      if (dst != nullptr) {
+      if (dst != nullptr && n > 0) {
         std::memcpy(dst + offset, theirs[i].payload + (i == 0 ? kCallRecordBytes : 0), n);
       }
     }
