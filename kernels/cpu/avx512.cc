@@ -118,6 +118,10 @@ KernelTable Avx512Kernels(const Avx512Extensions& extensions) {
       extensions.fp16 ? Avx512Fp16ReduceCopyHalf : ReduceCopyVec<HalfCodec>;
   table.reduce_copy[static_cast<size_t>(DataType::kBF16)] =
       extensions.bf16 ? Avx512Bf16ReduceCopy : ReduceCopyVec<BFloat16Codec>;
+  table.reduce_many[static_cast<size_t>(DataType::kF32)] = ReduceManyVec<F32Codec>;
+  table.reduce_many[static_cast<size_t>(DataType::kF16)] = ReduceManyVec<HalfCodec>;
+  table.reduce_many[static_cast<size_t>(DataType::kBF16)] =
+      extensions.bf16 ? Avx512Bf16ReduceMany : ReduceManyVec<BFloat16Codec>;
   table.scale[static_cast<size_t>(DataType::kF32)] = ScaleVec<F32Codec>;
   table.scale[static_cast<size_t>(DataType::kF16)] = ScaleVec<HalfCodec>;
   table.scale[static_cast<size_t>(DataType::kBF16)] = extensions.bf16 ? Avx512Bf16Scale : ScaleVec<BFloat16Codec>;

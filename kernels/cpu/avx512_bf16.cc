@@ -52,6 +52,10 @@ void Avx512Bf16ReduceCopy(void* dst, const void* a, const void* b, size_t count,
   ReduceCopyVec<BFloat16NativeCodec>(dst, a, b, count, op);
 }
 
+void Avx512Bf16ReduceMany(void* dst, const void* const* srcs, size_t num_srcs, size_t count, ReduceOp op) {
+  ReduceManyVec<BFloat16NativeCodec>(dst, srcs, num_srcs, count, op);
+}
+
 void Avx512Bf16Scale(void* dst, size_t count, double factor) { ScaleVec<BFloat16NativeCodec>(dst, count, factor); }
 
 void Avx512Bf16FloatToBFloat16(uint16_t* dst, const float* src, size_t count) {

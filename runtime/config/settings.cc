@@ -164,7 +164,11 @@ const std::vector<Setting>& Table() {
       {{"COHORT_SOCKET_IFNAME", {}, "(first non-loopback)",
         "Network interface for tcp links and the store, e.g. eth0"},
        ParseIfname},
-      {{"COHORT_ALGO", {}, "auto", "Force one collective algorithm: ring, recursive_doubling, rabenseifner, recursive_halving, binomial, pairwise, dissemination (auto picks by size; an algorithm that does not apply falls back to auto)"},
+      {{"COHORT_ALGO", {}, "auto",
+        "Force one collective algorithm: shm_express, shm_oneshot, shm_direct (one host, through "
+        "the arena), ring, recursive_doubling, rabenseifner, recursive_halving, binomial, "
+        "pairwise, dissemination (auto picks from the tuned table by size, world size and "
+        "transport; an algorithm that does not apply falls back to auto)"},
        ParseAlgo},
       {{"COHORT_SHM_RING_BYTES", {}, "4MiB",
         "Shared-memory ring size per directed pair of local ranks; at least 4096"},
