@@ -9,6 +9,8 @@ minimum over rounds, which is the least disturbed by a noisy neighbour). Runs of
 become one rule; a boundary falls halfway (geometrically) between the two measured sizes.
 
     python3 benchmarks/tune_selector.py --build build --out-dir benchmarks/results/DATE-tuning
+    # or re-measure one collective, keeping an earlier run's rows for the others:
+    python3 benchmarks/tune_selector.py ... --only arena:allreduce --merge OLD/tuning.json
     # then rebuild: the table is compiled into the selector
 
 The raw rows go to OUT_DIR/tuning.json with the command line; the table's header names both.
@@ -62,6 +64,8 @@ def measure(args):
     for rnd in range(args.rounds):
         for place, collectives in CANDIDATES.items():
             for collective, algorithms in collectives.items():
+                if args.only and f"{place}:{collective}" not in args.only:
+                    continue
                 for nranks in args.ranks:
                     for algorithm in algorithms:
                         # Small sizes get many iterations, large ones few.
@@ -137,6 +141,12 @@ def main():
     p.add_argument("--margin", type=float, default=0.08,
                    help="a new winner must beat the previous size's by this fraction")
     p.add_argument("--from-json", help="recompute the table from an earlier run's tuning.json")
+    p.add_argument("--only", nargs="+", metavar="PLACE:COLLECTIVE",
+                   help="measure only these (e.g. arena:allreduce); with --merge, the rest of the "
+                        "table keeps an earlier run's rows")
+    p.add_argument("--merge", metavar="TUNING_JSON",
+                   help="an earlier run's tuning.json whose rows for everything not measured now "
+                        "are kept (the new tuning.json holds both, and both commands)")
     p.add_argument("--table", default=os.path.join(os.path.dirname(__file__), "..", "collectives",
                                                      "tuned_rules.inc"))
     args = p.parse_args()
@@ -148,6 +158,12 @@ def main():
         rows, command = run["rows"], run["command"] + f"  (table: --margin {args.margin})"
     else:
         rows = measure(args)
+        if args.merge:
+            with open(args.merge) as f:
+                earlier = json.load(f)
+            fresh = {(r["place"], r["collective"]) for r in rows}
+            rows += [r for r in earlier["rows"] if (r["place"], r["collective"]) not in fresh]
+            command += f"  (other rows from: {earlier['command']})"
         with open(os.path.join(args.out_dir, "tuning.json"), "w") as f:
             json.dump({"command": command, "date": datetime.date.today().isoformat(), "rows": rows},
                       f, indent=1)
