@@ -23,4 +23,10 @@ inline constexpr int kTermToKillMs = 3000;
 // program cannot be started, 128 + signal when cohortrun itself was interrupted.
 int RunJob(const LaunchOptions& options, const EnvMap& env);
 
+// `cohortrun --remote-agent`, run on each host of a multi-host job through --rsh: reads the job
+// from stdin (agent_protocol.h), starts this host's ranks, forwards their output, reports their
+// exits, and stops them all when its stdin closes. Returns its exit code: 0 when every rank
+// exited 0, else the first failure's, 127 when the program cannot be started here.
+int RunRemoteAgent(const LaunchOptions& options);
+
 }  // namespace cohort::launcher
