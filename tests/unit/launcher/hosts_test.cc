@@ -26,7 +26,7 @@ bool Has(const std::string& text, const std::string& part) {
   return text.find(part) != std::string::npos;
 }
 
-TEST(HostList, Forms) {
+TEST(HostfileDashH, Forms) {
   auto r = ParseHostList("node1:4,node2:4");
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(Describe(*r), "node1=4 node2=4 ");
@@ -34,7 +34,7 @@ TEST(HostList, Forms) {
   EXPECT_EQ(ParsedList("a:2,b,a:3"), "a=5 b=1 ");  // repeats add up
 }
 
-TEST(HostList, Garbage) {
+TEST(HostfileDashH, Garbage) {
   for (const char* bad : {"", ",", "a,,b", "a:", "a:0", "a:-1", "a:x", ":4", "a:4:5", "a b:2",
                           "a:99999999", "a;b"}) {
     auto r = ParseHostList(bad);
@@ -123,7 +123,7 @@ TEST(Hostfile, MoreRanksThanSlots) {
   EXPECT_EQ((*over)[1].count, 3);
 }
 
-TEST(AgentProtocol, JobRoundTripsWithAwkwardValues) {
+TEST(CohortrunAgentProtocol, JobRoundTripsWithAwkwardValues) {
   AgentJob job;
   job.world_size = 8;
   job.node_rank = 1;
@@ -152,7 +152,7 @@ TEST(AgentProtocol, JobRoundTripsWithAwkwardValues) {
   EXPECT_FALSE(DecodeAgentJob(encoded.substr(newline + 1, 20)).ok());
 }
 
-TEST(AgentProtocol, ControlLines) {
+TEST(CohortrunAgentProtocol, ControlLines) {
   AgentEvent e;
   std::string line = AgentExitLine(3, 1234, 9);
   line.pop_back();
