@@ -295,6 +295,7 @@ void JobRunner::Loop() {
       kill_at_.reset();
       SignalLive(SIGKILL);
     }
+    if (agents_start_by_ && now >= *agents_start_by_) CheckAgentsStarted(now);
     if (rsh_kill_at_ && now >= *rsh_kill_at_) {
       // An rsh (or agent) that outlived "signal 9" and EOF on its stdin: end it here.
       rsh_kill_at_.reset();
@@ -334,7 +335,7 @@ void JobRunner::Loop() {
     }
     Deadline next = Deadline::After(milliseconds(200));  // also catches a lost wake-up
     for (const auto& at : {job_deadline_, term_at_, kill_at_, drain_until_, servers_until_,
-                           rsh_kill_at_}) {
+                           rsh_kill_at_, agents_start_by_}) {
       if (at) next = next.Earlier(Deadline(*at));
     }
     int ready = ::poll(fds.data(), fds.size(), next.remaining_ms());

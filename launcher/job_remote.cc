@@ -23,6 +23,8 @@ using std::chrono::milliseconds;
 
 // How long an rsh command gets to take the job on its stdin.
 constexpr milliseconds kJobWriteTimeout{30'000};
+// How long an agent gets to start its host's ranks, remote shell log-in included.
+constexpr milliseconds kAgentStartTimeout{60'000};
 
 // "exited with status 255" or "was killed by signal 9 (SIGKILL)".
 std::string HowItEnded(int wait_status) {
@@ -149,6 +151,7 @@ Status JobRunner::StartHosts(const EnvMap& exported) {
     job.count = p.count;
     COHORT_RETURN_IF_ERROR(SpawnAgent(p, *rsh_path, agent_path_, job));
   }
+  agents_start_by_ = Clock::now() + kAgentStartTimeout;
   return Status::Ok();
 }
 
@@ -236,6 +239,23 @@ void JobRunner::AgentExited(Rank& agent, int wait_status) {
   final_message_ = what + "; stopped the ranks on every host";
 }
 
+void JobRunner::CheckAgentsStarted(Clock::time_point now) {
+  agents_start_by_.reset();
+  if (stopping_) return;
+  for (const Rank& r : ranks_) {
+    if (!r.alive || r.agent_started) continue;
+    const std::string what = "host " + r.placement->host + " did not start " +
+                             RankRange(*r.placement) + " within " +
+                             FormatDuration(kAgentStartTimeout) + " through '" +
+                             RshCommand(r.placement->host, agent_path_) +
+                             "'; is the host reachable, and does the remote shell log in "
+                             "without a prompt?";
+    Stop(1, "cohortrun: " + what, now);
+    final_message_ = what + "; stopped the ranks on every host";
+    return;
+  }
+}
+
 void JobRunner::SignalAgents(int sig) {
   const std::string line = "signal " + std::to_string(sig) + "\n";
   for (Rank& r : ranks_) {
@@ -245,6 +265,8 @@ void JobRunner::SignalAgents(int sig) {
       ssize_t ignored = ::write(r.in.get(), line.data(), line.size());
       (void)ignored;
     }
+    // An agent that never started is only a remote shell (logging in, or hung): signal it here.
+    if (!r.agent_started) ::kill(-r.pid, sig);
     if (sig == SIGKILL) {
       // EOF makes the agent kill whatever is left; the rsh process itself follows shortly.
       r.in.reset();

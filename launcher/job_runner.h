@@ -82,6 +82,7 @@ class JobRunner {
   bool OnAgentLine(Rank& agent, const std::string& line);
   void AgentExited(Rank& agent, int wait_status);
   void SignalAgents(int sig);
+  void CheckAgentsStarted(Clock::time_point now);
   std::string RshCommand(const std::string& host, const std::string& agent_path) const;
 
   // Remote agent (job_agent.cc).
@@ -107,6 +108,9 @@ class JobRunner {
   bool servers_stopped_ = false;                     // we terminated them: not a failure
   // Multi-host: when rsh processes that outlive "signal 9" to their agent get SIGKILL here.
   std::optional<Clock::time_point> rsh_kill_at_;
+  // Multi-host: by when every agent must have said "started" (a remote shell that hangs, e.g.
+  // ssh to a host that drops packets, must not hang the job).
+  std::optional<Clock::time_point> agents_start_by_;
   std::vector<HostPlacement> placement_;
   std::string agent_path_;                           // cohortrun's own path, for the rsh command
 

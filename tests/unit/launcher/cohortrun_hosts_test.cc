@@ -30,6 +30,19 @@ std::string Hosts(const std::string& list) {
   return "-H " + list + " --rsh " + FakeRsh() + " --store-addr 127.0.0.1 --grace 1 --timeout 30";
 }
 
+// A remote shell whose command outlives it, as with ssh: the agent is not cohortrun's
+// descendant once the shell is gone, so only EOF on its stdin tells it to stop.
+std::string DetachedRsh() {
+  static const std::string path = [] {
+    std::string p = ::testing::TempDir() + "cohort_detached_rsh_" + std::to_string(getpid());
+    // A background command's stdin would be /dev/null: hand it ours through fd 3.
+    std::ofstream(p) << "#!/bin/sh\nshift\nexec 3<&0\nsetsid \"$@\" <&3 3<&- &\nwait\n";
+    ::chmod(p.c_str(), 0755);
+    return p;
+  }();
+  return path;
+}
+
 TEST(CohortrunHosts, RanksGetTheirIdentityOnEveryHost) {
   Outcome o = RunCohortrun(Hosts("hostA:2,hostB:1"),
                            "echo rank=$COHORT_RANK/$COHORT_WORLD_SIZE local=$COHORT_LOCAL_RANK/"
@@ -101,6 +114,22 @@ TEST(CohortrunHosts, ProgramMissingOnAHost) {
   EXPECT_TRUE(Has(o.err, "host hostA: cannot start 'cohort-no-such-program-xyz'") ||
               Has(o.err, "host hostB: cannot start 'cohort-no-such-program-xyz'"))
       << o.err;
+}
+
+TEST(CohortrunHosts, KilledLauncherLeavesNoRankBehind) {
+  std::string pids = ::testing::TempDir() + "cohort_rank_pids_" + std::to_string(getpid());
+  std::remove(pids.c_str());
+  // cohortrun is SIGKILLed once all 3 ranks have written their pids; then none may be alive.
+  std::string script =
+      std::string(COHORTRUN_PATH) + " -H a:2,b:1 --rsh " + DetachedRsh() +
+      " --store-addr 127.0.0.1 --timeout 60 sh -c 'echo $$ >>" + pids + "; exec sleep 60' "
+      ">/dev/null 2>&1 & pid=$!; for i in $(seq 100); do "
+      "[ \"$(wc -l <" + pids + " 2>/dev/null)\" = 3 ] && break; sleep 0.05; done; "
+      "kill -9 $pid; sleep 4; alive=0; for p in $(cat " + pids + "); do "
+      "kill -0 $p 2>/dev/null && alive=$((alive+1)); done; "
+      "[ \"$(wc -l <" + pids + ")\" = 3 ] && [ $alive = 0 ]";
+  EXPECT_EQ(std::system(script.c_str()), 0) << "ranks outlived a SIGKILLed cohortrun";
+  std::remove(pids.c_str());
 }
 
 }  // namespace
