@@ -1,6 +1,8 @@
-// RunJob: the launcher's single-threaded supervision loop (see job.h). One poll() waits on every
-// rank's stdout/stderr pipe and on a self-pipe that signal handlers write to (SIGCHLD, SIGINT,
-// SIGTERM), with a timeout set by the next deadline (--timeout, end of grace, SIGKILL time).
+// RunJob: the launcher's single-threaded supervision loop (see job.h and job_runner.h). One
+// poll() waits on every child's stdout/stderr pipe and on a self-pipe that signal handlers write
+// to (SIGCHLD, SIGINT, SIGTERM), with a timeout set by the next deadline (--timeout, end of
+// grace, SIGKILL time). The multi-host and agent roles add to it in job_remote.cc and
+// job_agent.cc.
 #include "launcher/job.h"
 
 #include <fcntl.h>

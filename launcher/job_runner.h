@@ -63,6 +63,7 @@ class JobRunner {
   Status Spawn(int rank, int server, const std::string& path, const std::vector<std::string>& argv,
                const EnvMap& env);
   Result<std::string> ServerProgram() const;
+  // Once every rank exited 0, dedicated servers get --grace to finish, then SIGTERM.
   void StopIdleServers(Clock::time_point now);
   void Loop();
   void Drain(Rank& r, bool is_stderr);
