@@ -81,7 +81,8 @@ Result<std::vector<HostSlots>> ParseHostList(const std::string& text) {
   return hosts;
 }
 
-Result<std::vector<HostSlots>> ParseHostfile(const std::string& contents, const std::string& source) {
+Result<std::vector<HostSlots>> ParseHostfile(const std::string& contents,
+                                             const std::string& source) {
   std::vector<HostSlots> hosts;
   std::istringstream in(contents);
   std::string raw;
@@ -113,10 +114,14 @@ Result<std::vector<HostSlots>> ParseHostfile(const std::string& contents, const 
       }
       if (key == "slots") {
         if (colon_form) return bad("slots given twice");
-        if (!ParseSlots(value, &h.slots)) return bad("slots must be a number from 1, got '" + value + "'");
+        if (!ParseSlots(value, &h.slots)) {
+          return bad("slots must be a number from 1, got '" + value + "'");
+        }
       } else if (key == "max_slots" || key == "max-slots") {
         int ignored;  // Open MPI's hard limit; cohort's limit is slots plus --oversubscribe.
-        if (!ParseSlots(value, &ignored)) return bad("max_slots must be a number from 1, got '" + value + "'");
+        if (!ParseSlots(value, &ignored)) {
+          return bad("max_slots must be a number from 1, got '" + value + "'");
+        }
       } else {
         return bad("unknown field '" + key + "'");
       }
@@ -124,7 +129,8 @@ Result<std::vector<HostSlots>> ParseHostfile(const std::string& contents, const 
     Add(&hosts, std::move(h));
   }
   if (hosts.empty()) {
-    return InvalidArgumentError(source + ": no hosts in the hostfile (only comments or blank lines)");
+    return InvalidArgumentError(source + ": no hosts in the hostfile (only comments or blank "
+                                "lines)");
   }
   return hosts;
 }

@@ -22,7 +22,8 @@ Result<std::vector<HostSlots>> ParseHostList(const std::string& text);
 // Parses a hostfile's contents; `source` (the file name) and the line number start each error.
 // Accepted per line: "host", "host slots=N" (also "slots N", "max_slots=M", which is ignored),
 // "host:N". Text after '#' is a comment.
-Result<std::vector<HostSlots>> ParseHostfile(const std::string& contents, const std::string& source);
+Result<std::vector<HostSlots>> ParseHostfile(const std::string& contents,
+                                             const std::string& source);
 
 // Reads and parses a hostfile; a missing file is an error naming it.
 Result<std::vector<HostSlots>> ReadHostfile(const std::string& path);

@@ -391,8 +391,9 @@ int JobRunner::Run(const EnvMap& env) {
     }
   }
   // A remote host's program is looked for there, by its agent.
-  Result<std::string> path = role_ == Role::kMultiHost ? Result<std::string>(options_.command[0])
-                                                      : ResolveProgram(options_.command[0], *exported);
+  Result<std::string> path = role_ == Role::kMultiHost
+                                 ? Result<std::string>(options_.command[0])
+                                 : ResolveProgram(options_.command[0], *exported);
   if (!path.ok()) {
     Say(path.status().message());
     return 127;

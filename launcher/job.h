@@ -1,9 +1,10 @@
 // Job: runs one cohortrun launch from start to end. It generates the job id and secret, starts
 // the rendezvous store in-process (127.0.0.1, port 0; with -H/--hostfile on an address every
-// host reaches), spawns the ranks (on other hosts through --rsh and a remote agent), forwards their output
-// and SIGINT/SIGTERM, and supervises them: the first rank to fail is announced to the others
-// through the store key "cohort/abort", the rest get --grace to exit, then SIGTERM, then SIGKILL.
-// Every child is reaped before RunJob returns, and the job's /dev/shm segments are removed.
+// host reaches), spawns the ranks (on other hosts through --rsh and a remote agent), forwards
+// their output and SIGINT/SIGTERM, and supervises them: the first rank to fail is announced to
+// the others through the store key "cohort/abort", the rest get --grace to exit, then SIGTERM,
+// then SIGKILL. Every child is reaped before RunJob returns, and the job's /dev/shm segments are
+// removed.
 #pragma once
 
 #include <string>

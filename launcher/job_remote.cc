@@ -203,7 +203,8 @@ bool JobRunner::OnAgentLine(Rank& agent, const std::string& line) {
     case AgentEvent::kExit:
       --agent.remote_live;
       if (Failed(event.wait_status) && !stopping_) {
-        std::string what = DescribeExit(event.rank, event.pid, event.wait_status) + " on host " + host;
+        std::string what =
+            DescribeExit(event.rank, event.pid, event.wait_status) + " on host " + host;
         Stop(ExitCodeFor(event.wait_status), what, Clock::now() + options_.grace);
         final_message_ = what + "; stopped the ranks on every host";
       }

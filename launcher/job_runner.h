@@ -69,7 +69,8 @@ class JobRunner {
   void Drain(Rank& r, bool is_stderr);
   void HandleSignals();
   void Reap();
-  void Stop(int exit_code, const std::string& abort_message, std::optional<Clock::time_point> term_at);
+  void Stop(int exit_code, const std::string& abort_message,
+            std::optional<Clock::time_point> term_at);
   void SignalLive(int sig);
   bool PipesOpen() const;
   size_t LiveCount() const;

@@ -25,7 +25,9 @@ class OutputForwarder {
   // Sees every complete line (without its newline) first; a line it returns true for is
   // consumed rather than written. How the launcher picks a remote agent's control lines out of
   // its output.
-  void SetLineFilter(std::function<bool(const std::string&)> filter) { filter_ = std::move(filter); }
+  void SetLineFilter(std::function<bool(const std::string&)> filter) {
+    filter_ = std::move(filter);
+  }
 
  private:
   void WriteLine(const char* data, size_t bytes);

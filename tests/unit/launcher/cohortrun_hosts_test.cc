@@ -19,7 +19,8 @@ namespace {
 std::string FakeRsh() {
   static const std::string path = [] {
     std::string p = ::testing::TempDir() + "cohort_fake_rsh_" + std::to_string(getpid());
-    std::ofstream(p) << "#!/bin/sh\n# fake remote shell: HOST CMD... runs CMD here\nshift\nexec \"$@\"\n";
+    std::ofstream(p) << "#!/bin/sh\n# fake remote shell: HOST CMD... runs CMD here\n"
+                        "shift\nexec \"$@\"\n";
     ::chmod(p.c_str(), 0755);
     return p;
   }();
@@ -71,7 +72,8 @@ TEST(CohortrunHosts, SecretReachesRanksButNoArgv) {
   // The agent's argv and the rank's own must not hold the secret.
   Outcome o = RunCohortrun(Hosts("hostA:1,hostB:1"),
                            "[ ${#COHORT_JOB_SECRET} -ge 32 ] && echo have-secret; "
-                           "if grep -q \"$COHORT_JOB_SECRET\" /proc/$$/cmdline /proc/$PPID/cmdline; "
+                           "if grep -q \"$COHORT_JOB_SECRET\" /proc/$$/cmdline "
+                           "/proc/$PPID/cmdline; "
                            "then echo LEAK; else echo argv-clean; fi");
   EXPECT_EQ(o.exit_code, 0) << o.err;
   EXPECT_TRUE(Has(o.out, "[1] have-secret")) << o.out;
