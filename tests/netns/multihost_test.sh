@@ -4,7 +4,8 @@
 # root namespace, where cohortrun and its store run). cohortrun starts the ranks in them with
 # --rsh 'ip netns exec'. Cases:
 #   collectives  -H ns1:2,ns2:2 collective_check over tcp, every element checked
-#   placement    each rank runs in its namespace with its identity; output prefixed [rank]
+#   placement    (--hostfile) each rank runs in its namespace with its identity; output
+#                prefixed [rank]
 #   kill         the last rank (on ns2) SIGKILLs itself mid-allreduce: the job stops on both
 #                "hosts", cohortrun names the rank and host, and no process is left in either
 #   secret       a client in ns2 with a wrong secret is refused by the job's store
@@ -93,7 +94,9 @@ grep -qE "^\[0\] collective_check: [0-9]+ checks passed \(4 ranks" "$work/collec
   fail "collectives: no '[0] collective_check: N checks passed (4 ranks' line"
 
 # Each rank runs in its own "host", knows its identity, and its output comes back prefixed.
-run placement timeout 60 "$cohortrun" -H "$ns1:2,$ns2:2" "${mh[@]}" --timeout 30 sh -c \
+# The hosts come from a hostfile this time, in both of its forms.
+printf '# the two "hosts"\n%s slots=2\n\n%s:2  # Horovod form\n' "$ns1" "$ns2" >"$work/hostfile"
+run placement timeout 60 "$cohortrun" --hostfile "$work/hostfile" "${mh[@]}" --timeout 30 sh -c \
   'echo "rank $COHORT_RANK node $COHORT_NODE_RANK local $COHORT_LOCAL_RANK if $COHORT_SOCKET_IFNAME addr $(ip -o -4 addr show dev cohort0 | awk "{print \$4}")"'
 [ "$status" -eq 0 ] || fail "placement: cohortrun exited $status"
 for r in 0 1 2 3; do
