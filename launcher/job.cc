@@ -1,6 +1,8 @@
-// RunJob: the launcher's single-threaded supervision loop (see job.h). One poll() waits on every
-// rank's stdout/stderr pipe and on a self-pipe that signal handlers write to (SIGCHLD, SIGINT,
-// SIGTERM), with a timeout set by the next deadline (--timeout, end of grace, SIGKILL time).
+// RunJob: the launcher's single-threaded supervision loop (see job.h and job_runner.h). One
+// poll() waits on every child's stdout/stderr pipe and on a self-pipe that signal handlers write
+// to (SIGCHLD, SIGINT, SIGTERM), with a timeout set by the next deadline (--timeout, end of
+// grace, SIGKILL time). The multi-host and agent roles add to it in job_remote.cc and
+// job_agent.cc.
 #include "launcher/job.h"
 
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include <optional>
 #include <vector>
 
+#include "launcher/job_runner.h"
 #include "launcher/output_forwarder.h"
 #include "launcher/spawn.h"
 #include "runtime/base/deadline.h"
@@ -39,6 +42,8 @@ void OnSignal(int sig) {
   errno = saved;
 }
 
+}  // namespace
+
 void Say(const std::string& line) {
   std::string text = "cohortrun: " + line + "\n";
   ssize_t ignored = ::write(STDERR_FILENO, text.data(), text.size());
@@ -50,52 +55,15 @@ std::string FormatDuration(milliseconds d) {
   return std::to_string(d.count()) + "ms";
 }
 
-struct Rank {
-  int rank = 0;
-  int server = -1;  // a dedicated parameter server (--servers): its index; -1 for ranks
-  pid_t pid = -1;
-  bool alive = false;
-  UniqueFd out, err;
-  std::unique_ptr<OutputForwarder> out_forwarder, err_forwarder;
-};
+Result<std::string> NewJobId() {
+  uint8_t random[8];
+  COHORT_RETURN_IF_ERROR(RandomBytes(random, sizeof(random)));
+  char hex[17];
+  for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", random[i]);
+  return std::string("cohort-") + hex;
+}
 
-class JobRunner {
- public:
-  explicit JobRunner(const LaunchOptions& options) : options_(options) {}
-  int Run(const EnvMap& env);
-
- private:
-  Status Start(const EnvMap& env, const std::string& path);
-  Status Spawn(int rank, int server, const std::string& path, const std::vector<std::string>& argv,
-               const EnvMap& env);
-  Result<std::string> ServerProgram() const;
-  // Once every rank exited 0, dedicated servers get --grace to finish, then SIGTERM.
-  void StopIdleServers(Clock::time_point now);
-  void Loop();
-  void Drain(Rank& r, bool is_stderr);
-  void HandleSignals();
-  void Reap();
-  void Stop(int exit_code, const std::string& abort_message, std::optional<Clock::time_point> term_at);
-  void SignalLive(int sig);
-  bool PipesOpen() const;
-  size_t LiveCount() const;
-
-  const LaunchOptions& options_;
-  std::string job_id_;
-  std::unique_ptr<TcpStoreServer> store_;
-  std::vector<Rank> ranks_;
-  UniqueFd signal_read_, signal_write_;
-
-  bool interrupted_ = false;
-  bool stopping_ = false;                  // a failure, timeout or interrupt is ending the job
-  int exit_code_ = 0;
-  std::string final_message_;               // printed last, after every rank's output
-  std::optional<Clock::time_point> job_deadline_, term_at_, kill_at_, drain_until_;
-  std::optional<Clock::time_point> servers_until_;  // see StopIdleServers
-  bool servers_stopped_ = false;                     // we terminated them: not a failure
-};
-
-Status JobRunner::Start(const EnvMap& exported, const std::string& path) {
+Status JobRunner::InstallSignals() {
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC | O_NONBLOCK) != 0) return ErrnoStatus("pipe2", errno);
   signal_read_.reset(fds[0]);
@@ -107,13 +75,13 @@ Status JobRunner::Start(const EnvMap& exported, const std::string& path) {
   sa.sa_flags = SA_RESTART;
   for (int sig : {SIGCHLD, SIGINT, SIGTERM, SIGHUP}) ::sigaction(sig, &sa, nullptr);
   ::signal(SIGPIPE, SIG_IGN);  // a closed stdout must not kill the supervisor
+  return Status::Ok();
+}
 
+Status JobRunner::Start(const EnvMap& exported, const std::string& path) {
+  if (role_ == Role::kMultiHost) return StartHosts(exported);
   COHORT_ASSIGN_OR_RETURN(std::string secret, GenerateSecret());
-  uint8_t random[8];
-  COHORT_RETURN_IF_ERROR(RandomBytes(random, sizeof(random)));
-  char hex[17];
-  for (int i = 0; i < 8; ++i) std::snprintf(hex + 2 * i, 3, "%02x", random[i]);
-  job_id_ = std::string("cohort-") + hex;
+  COHORT_ASSIGN_OR_RETURN(job_id_, NewJobId());
 
   TcpStoreServer::Options store_options;
   store_options.bind_host = "127.0.0.1";  // local jobs only for now
@@ -175,7 +143,7 @@ Status JobRunner::Spawn(int rank, int server, const std::string& path,
   r.err = std::move(spawned->stderr_fd);
   // Servers print as "[s0] "; ranks as before.
   auto prefix = [&](bool is_stderr) {
-    return server < 0 ? OutputForwarder::Prefix(rank, is_stderr, options_.tag_output)
+    return server < 0 ? OutputForwarder::Prefix(rank, is_stderr, tag_output_)
                       : "[s" + std::to_string(server) + "] ";
   };
   r.out_forwarder = std::make_unique<OutputForwarder>(prefix(false), STDOUT_FILENO);
@@ -207,6 +175,7 @@ void JobRunner::StopIdleServers(Clock::time_point now) {
 }
 
 void JobRunner::SignalLive(int sig) {
+  if (role_ == Role::kMultiHost) return SignalAgents(sig);
   // Whole process groups, so that a rank's own children (a shell's child, data loaders) go too.
   for (const Rank& r : ranks_) {
     if (r.alive) ::kill(-r.pid, sig);
@@ -271,6 +240,14 @@ void JobRunner::Reap() {
     for (Rank& r : ranks_) {
       if (r.pid != pid || !r.alive) continue;
       r.alive = false;
+      if (role_ == Role::kMultiHost) {
+        AgentExited(r, status);
+        continue;
+      }
+      if (role_ == Role::kAgent) {
+        AgentRankExited(r, status);
+        continue;
+      }
       if (Failed(status) && !stopping_ && !(r.server >= 0 && servers_stopped_)) {
         std::string what = DescribeExit(r.rank, pid, status);
         if (r.server >= 0) {  // "rank 5 (pid ...) ..." -> "parameter server 1 (pid ...) ..."
@@ -320,6 +297,14 @@ void JobRunner::Loop() {
       kill_at_.reset();
       SignalLive(SIGKILL);
     }
+    if (agents_start_by_ && now >= *agents_start_by_) CheckAgentsStarted(now);
+    if (rsh_kill_at_ && now >= *rsh_kill_at_) {
+      // An rsh (or agent) that outlived "signal 9" and EOF on its stdin: end it here.
+      rsh_kill_at_.reset();
+      for (const Rank& r : ranks_) {
+        if (r.alive) ::kill(-r.pid, SIGKILL);
+      }
+    }
     if (LiveCount() == 0) {
       // Every rank is gone but something it started still holds a pipe: give it a moment to
       // finish writing, then end the whole process groups.
@@ -341,12 +326,18 @@ void JobRunner::Loop() {
 
     std::vector<pollfd> fds{{signal_read_.get(), POLLIN, 0}};
     std::vector<std::pair<Rank*, bool>> owners{{nullptr, false}};
+    const size_t first_rank_fd = control_.valid() ? 2 : 1;
+    if (control_.valid()) {  // the agent's stdin: commands from the launcher
+      fds.push_back({control_.get(), POLLIN, 0});
+      owners.push_back({nullptr, false});
+    }
     for (Rank& r : ranks_) {
       if (r.out.valid()) { fds.push_back({r.out.get(), POLLIN, 0}); owners.push_back({&r, false}); }
       if (r.err.valid()) { fds.push_back({r.err.get(), POLLIN, 0}); owners.push_back({&r, true}); }
     }
     Deadline next = Deadline::After(milliseconds(200));  // also catches a lost wake-up
-    for (const auto& at : {job_deadline_, term_at_, kill_at_, drain_until_, servers_until_}) {
+    for (const auto& at : {job_deadline_, term_at_, kill_at_, drain_until_, servers_until_,
+                           rsh_kill_at_, agents_start_by_}) {
       if (at) next = next.Earlier(Deadline(*at));
     }
     int ready = ::poll(fds.data(), fds.size(), next.remaining_ms());
@@ -354,7 +345,8 @@ void JobRunner::Loop() {
       Say(std::string("poll failed: ") + std::strerror(errno));
       SignalLive(SIGKILL);
     }
-    for (size_t i = 1; ready > 0 && i < fds.size(); ++i) {
+    if (first_rank_fd == 2 && fds[1].revents != 0) ReadControl();
+    for (size_t i = first_rank_fd; ready > 0 && i < fds.size(); ++i) {
       if (fds[i].revents != 0) Drain(*owners[i].first, owners[i].second);
     }
     HandleSignals();
@@ -370,13 +362,38 @@ void JobRunner::Loop() {
 }
 
 int JobRunner::Run(const EnvMap& env) {
+  if (Status s = InstallSignals(); !s.ok()) {
+    Say(s.message());
+    return 1;
+  }
+  if (role_ == Role::kAgent) {
+    Result<std::string> started = StartAgent();
+    if (!started.ok()) {
+      // Stop whatever did start; the launcher prints the reason, naming this host.
+      Emit(AgentErrorLine(started.status().message()));
+      Stop(127, "", Clock::now());
+      agent_exit_code_ = started.status().code() == StatusCode::kInvalidArgument ? 127 : 1;
+    }
+    Loop();
+    if (!job_id_.empty()) RemoveJobSegments(job_id_);  // what crashed ranks left on this host
+    return agent_exit_code_;
+  }
   // Mistakes in the command line are reported before anything starts.
   Result<EnvMap> exported = ApplyExports(env, options_.exports);
   if (!exported.ok()) {
     Say(exported.status().message());
     return 2;
   }
-  Result<std::string> path = ResolveProgram(options_.command[0], *exported);
+  if (role_ == Role::kMultiHost) {
+    if (Status placed = PlaceOnHosts(); !placed.ok()) {
+      Say(placed.message());
+      return 2;
+    }
+  }
+  // A remote host's program is looked for there, by its agent.
+  Result<std::string> path = role_ == Role::kMultiHost
+                                 ? Result<std::string>(options_.command[0])
+                                 : ResolveProgram(options_.command[0], *exported);
   if (!path.ok()) {
     Say(path.status().message());
     return 127;
@@ -395,11 +412,15 @@ int JobRunner::Run(const EnvMap& env) {
   return exit_code_;
 }
 
-}  // namespace
-
 int RunJob(const LaunchOptions& options, const EnvMap& env) {
-  JobRunner runner(options);
+  JobRunner runner(options, options.multi_host() ? JobRunner::Role::kMultiHost
+                                                 : JobRunner::Role::kLocal);
   return runner.Run(env);
+}
+
+int RunRemoteAgent(const LaunchOptions& options) {
+  JobRunner runner(options, JobRunner::Role::kAgent);
+  return runner.Run(ProcessEnvironment());
 }
 
 }  // namespace cohort::launcher

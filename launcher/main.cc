@@ -16,6 +16,7 @@ int main(int argc, char** argv) {
     std::cerr << "cohortrun: " << options.status().message() << "\n";
     return 2;
   }
+  if (options->remote_agent) return RunRemoteAgent(*options);
   if (options->help) {
     std::cout << LaunchUsage();
     return 0;

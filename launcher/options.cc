@@ -31,6 +31,20 @@ po::options_description Describe() {
        "ParameterStore; they exit when every rank is done with it")
       ("server-program", po::value<std::string>()->value_name("PATH"),
        "the parameter-server program (default: cohort-ps-server next to cohortrun)")
+      ("host,H", po::value<std::string>()->value_name("HOST:N,..."),
+       "run on these hosts, N ranks (slots) each, started through --rsh; -np defaults to the slots")
+      ("hostfile", po::value<std::string>()->value_name("F"),
+       "hosts from F: 'host slots=N' (Open MPI) or 'host:N' (Horovod) lines, # comments")
+      ("rsh", po::value<std::string>()->value_name("CMD"),
+       "remote shell that takes a host then a command (default 'ssh -o BatchMode=yes'; "
+       "e.g. 'ip netns exec'); split at spaces")
+      ("store-addr", po::value<std::string>()->value_name("HOST[:PORT]"),
+       "address (and port) the store listens on, which every host must reach (default: the "
+       "--network-interface's address, else this host's first non-loopback one)")
+      ("network-interface", po::value<std::string>()->value_name("IF"),
+       "network interface for the store and the ranks' tcp links (sets COHORT_SOCKET_IFNAME)")
+      ("oversubscribe", "allow more ranks than the hosts' slots")
+      ("remote-agent", "internal: the per-host agent that --rsh starts; reads its job from stdin")
       ("print-config", "print cohort's settings as this environment gives them, and exit")
       ("print-settings-table", "print every setting as a Markdown table (the README's), and exit");
   return desc;
@@ -41,7 +55,10 @@ bool TakesValue(const std::string& word) {
   static const std::set<std::string> kWithValue = {"-np", "--np", "-n", "-timeout", "--timeout",
                                                    "-grace", "--grace", "-x", "--x",
                                                    "-servers", "--servers", "-server-program",
-                                                   "--server-program"};
+                                                   "--server-program", "-H", "-host", "--host",
+                                                   "-hostfile", "--hostfile", "-rsh", "--rsh",
+                                                   "-store-addr", "--store-addr",
+                                                   "-network-interface", "--network-interface"};
   return kWithValue.count(word) != 0;
 }
 
@@ -86,9 +103,11 @@ Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
     // The parser keeps a pointer to the description, so it must outlive run().
     const po::options_description desc = Describe();
     po::command_line_parser parser(ours);
-    // allow_long_disguise: "-np 4" as Open MPI spells it.
-    parser.options(desc).style(po::command_line_style::default_style |
-                                     po::command_line_style::allow_long_disguise);
+    // allow_long_disguise: "-np 4" as Open MPI spells it. No guessing of abbreviations: "-n"
+    // would otherwise be ambiguous between --np and --network-interface.
+    parser.options(desc).style((po::command_line_style::default_style |
+                                po::command_line_style::allow_long_disguise) &
+                               ~po::command_line_style::allow_guessing);
     po::store(parser.run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
@@ -133,7 +152,52 @@ Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
     }
     options.np = static_cast<int>(n);
   }
+  auto text_of = [&](const char* name) {
+    return vm.count(name) ? vm[name].as<std::string>() : std::string();
+  };
+  options.host_list = text_of("host");
+  options.hostfile = text_of("hostfile");
+  options.store_addr = text_of("store-addr");
+  options.network_interface = text_of("network-interface");
+  options.oversubscribe = vm.count("oversubscribe") != 0;
+  options.remote_agent = vm.count("remote-agent") != 0;
+  if (vm.count("host") && options.host_list.empty()) {
+    return InvalidArgumentError("-H needs a host list, e.g. -H node1:4,node2:4");
+  }
+  if (vm.count("hostfile") && options.hostfile.empty()) {
+    return InvalidArgumentError("--hostfile needs a file name");
+  }
+  if (!options.host_list.empty() && !options.hostfile.empty()) {
+    return InvalidArgumentError("give hosts with -H or with --hostfile, not both");
+  }
+  if (vm.count("rsh")) {
+    std::istringstream words(vm["rsh"].as<std::string>());
+    options.rsh.clear();
+    for (std::string w; words >> w;) options.rsh.push_back(w);
+    if (options.rsh.empty()) {
+      return InvalidArgumentError("--rsh needs a command, e.g. --rsh 'ssh -p 2222' or "
+                                  "--rsh 'ip netns exec'");
+    }
+  }
+  if (!options.multi_host()) {
+    for (const char* name : {"rsh", "store-addr", "network-interface", "oversubscribe"}) {
+      if (vm.count(name)) {
+        return InvalidArgumentError(std::string("--") + name + " applies to multi-host jobs only; "
+                                    "give the hosts with -H or --hostfile");
+      }
+    }
+  } else if (options.servers > 0) {
+    return InvalidArgumentError("--servers is not supported with -H/--hostfile yet; start the "
+                                "ParameterStore with co-located servers instead");
+  }
+  if (options.remote_agent) return options;  // its job comes on stdin
   if (options.help || options.print_config || options.print_settings_table) return options;
+  if (options.np == 0 && options.multi_host()) {
+    if (options.command.empty()) {
+      return InvalidArgumentError("no program given: cohortrun -H host:N,... program [args...]");
+    }
+    return options;  // one rank per slot
+  }
   if (options.np == 0) {
     return InvalidArgumentError("-np N is required: how many ranks to start (see cohortrun --help)");
   }

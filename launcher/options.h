@@ -24,11 +24,23 @@ struct LaunchOptions {
   bool print_settings_table = false;                 // --print-settings-table
   bool help = false;                                 // -h, --help
   std::vector<std::string> command;                  // program and its arguments
+
+  // Multi-host jobs (see hosts.h and remote_hosts.h). Either of the first two makes the job
+  // multi-host: every host's ranks are started through `rsh` by `cohortrun --remote-agent`.
+  std::string host_list;                             // -H host1:4,host2:4
+  std::string hostfile;                              // --hostfile F
+  std::vector<std::string> rsh{"ssh", "-o", "BatchMode=yes"};  // --rsh CMD, split at spaces
+  std::string store_addr;                            // --store-addr HOST[:PORT] the store binds to
+  std::string network_interface;                     // --network-interface: COHORT_SOCKET_IFNAME
+  bool oversubscribe = false;                        // --oversubscribe: more ranks than slots
+  bool remote_agent = false;                         // --remote-agent: internal, see remote_agent.h
+
+  bool multi_host() const { return !host_list.empty() || !hostfile.empty(); }
 };
 
 // Parses argv (argv[0] is cohortrun itself). Errors are InvalidArgument with a message fit for
 // the user ("-np must be a positive integer, got 'x'"). With --help or --print-config, -np and
-// the program are not required.
+// the program are not required; with -H or --hostfile, -np defaults to the number of slots.
 Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv);
 
 // The usage text printed by --help and after option errors.

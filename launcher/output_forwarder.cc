@@ -39,6 +39,7 @@ std::string OutputForwarder::Prefix(int rank, bool is_stderr, bool tag_output) {
 }
 
 void OutputForwarder::WriteLine(const char* data, size_t bytes) {
+  if (filter_ && filter_(std::string(data, bytes))) return;
   std::string line;
   line.reserve(prefix_.size() + bytes + 1);
   line.append(prefix_).append(data, bytes).push_back('\n');

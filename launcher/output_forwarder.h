@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstddef>
+#include <functional>
 #include <string>
 
 namespace cohort::launcher {
@@ -21,12 +22,20 @@ class OutputForwarder {
   // Writes a pending partial line, ending it with a newline (the rank exited mid-line).
   void Flush();
 
+  // Sees every complete line (without its newline) first; a line it returns true for is
+  // consumed rather than written. How the launcher picks a remote agent's control lines out of
+  // its output.
+  void SetLineFilter(std::function<bool(const std::string&)> filter) {
+    filter_ = std::move(filter);
+  }
+
  private:
   void WriteLine(const char* data, size_t bytes);
 
   std::string prefix_;
   int out_fd_;
   std::string pending_;
+  std::function<bool(const std::string&)> filter_;
 };
 
 }  // namespace cohort::launcher

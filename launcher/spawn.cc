@@ -114,7 +114,7 @@ Result<std::string> ResolveProgram(const std::string& program, const EnvMap& env
 }
 
 Result<SpawnedRank> SpawnRank(const std::string& path, const std::vector<std::string>& argv,
-                              const EnvMap& env) {
+                              const EnvMap& env, bool pipe_stdin) {
   std::vector<std::string> env_strings;
   for (const auto& [name, value] : env) env_strings.push_back(name + "=" + value);
   std::vector<char*> argv_ptrs, envp_ptrs;
@@ -127,8 +127,13 @@ Result<SpawnedRank> SpawnRank(const std::string& path, const std::vector<std::st
   COHORT_RETURN_IF_ERROR(MakePipe(&out_read, &out_write));
   COHORT_RETURN_IF_ERROR(MakePipe(&err_read, &err_write));
   COHORT_RETURN_IF_ERROR(MakePipe(&report_read, &report_write));
-  UniqueFd null_fd(::open("/dev/null", O_RDONLY | O_CLOEXEC));
-  if (!null_fd.valid()) return ErrnoStatus("open /dev/null", errno);
+  UniqueFd null_fd, in_write;
+  if (pipe_stdin) {
+    COHORT_RETURN_IF_ERROR(MakePipe(&null_fd, &in_write));
+  } else {
+    null_fd.reset(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+    if (!null_fd.valid()) return ErrnoStatus("open /dev/null", errno);
+  }
 
   pid_t launcher = ::getpid();
   pid_t pid = ::fork();
@@ -143,6 +148,7 @@ Result<SpawnedRank> SpawnRank(const std::string& path, const std::vector<std::st
   out_write.reset();
   err_write.reset();
   report_write.reset();
+  null_fd.reset();  // the child's stdin: with pipe_stdin, EOF reaches it when in_write closes
 
   // The report pipe closes on a successful exec (close-on-exec) or carries exec's errno.
   int err = 0;
@@ -162,6 +168,10 @@ Result<SpawnedRank> SpawnRank(const std::string& path, const std::vector<std::st
   spawned.pid = pid;
   spawned.stdout_fd = std::move(out_read);
   spawned.stderr_fd = std::move(err_read);
+  if (in_write.valid()) {
+    ::fcntl(in_write.get(), F_SETFL, ::fcntl(in_write.get(), F_GETFL) | O_NONBLOCK);
+    spawned.stdin_fd = std::move(in_write);
+  }
   return spawned;
 }
 

@@ -42,13 +42,15 @@ struct SpawnedRank {
   pid_t pid = -1;   // also its process group id
   UniqueFd stdout_fd;  // read ends, non-blocking, close-on-exec
   UniqueFd stderr_fd;
+  UniqueFd stdin_fd;   // with pipe_stdin: the write end, non-blocking, close-on-exec
 };
 
-// Forks and execs `path` with `argv` and `env` in a new process group; stdin is /dev/null.
+// Forks and execs `path` with `argv` and `env` in a new process group; stdin is /dev/null, or
+// with `pipe_stdin` a pipe whose write end comes back (how a remote agent gets its job).
 // The rank gets SIGKILL if the launcher dies. Exec failures come back as an error
 // ("cannot start 'prog': Permission denied") after the child has been reaped.
 Result<SpawnedRank> SpawnRank(const std::string& path, const std::vector<std::string>& argv,
-                              const EnvMap& env);
+                              const EnvMap& env, bool pipe_stdin = false);
 
 // "SIGKILL" for 9; "signal 64" when the number has no name.
 std::string SignalName(int signal_number);

@@ -10,53 +10,15 @@
 #include <sstream>
 #include <string>
 
-#ifndef COHORTRUN_PATH
-#define COHORTRUN_PATH "cohortrun"
-#endif
+#include "tests/unit/launcher/cohortrun_runner.h"
+
+using cohort::testing::Has;
+using cohort::testing::Outcome;
+using cohort::testing::Quote;
+using cohort::testing::ReadFile;
+using cohort::testing::RunCohortrun;
 
 namespace {
-
-struct Outcome {
-  int exit_code = -1;
-  std::string out, err;
-  double seconds = 0;
-};
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
-// Quotes for /bin/sh: 'it'\''s'.
-std::string Quote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// Runs `cohortrun <args> sh -c <script>` and captures its exit code, stdout and stderr.
-Outcome RunCohortrun(const std::string& args, const std::string& script) {
-  std::string base = ::testing::TempDir() + "cohortrun_test_" + std::to_string(getpid());
-  std::string cmd = std::string(COHORTRUN_PATH) + " " + args +
-                    (script.empty() ? "" : " sh -c " + Quote(script)) + " >" + base + ".out 2>" +
-                    base + ".err";
-  auto start = std::chrono::steady_clock::now();
-  int status = std::system(cmd.c_str());
-  Outcome o;
-  o.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  o.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-  o.out = ReadFile(base + ".out");
-  o.err = ReadFile(base + ".err");
-  std::remove((base + ".out").c_str());
-  std::remove((base + ".err").c_str());
-  return o;
-}
-
-bool Has(const std::string& text, const std::string& part) {
-  return text.find(part) != std::string::npos;
-}
 
 TEST(Cohortrun, AllRanksSucceedWithPrefixedOutputAndEnvironment) {
   Outcome o = RunCohortrun("-np 3",

@@ -120,3 +120,40 @@ TEST(LaunchOptions, DedicatedParameterServers) {
 
 }  // namespace
 }  // namespace cohort::launcher
+
+namespace cohort::launcher {
+namespace {
+
+TEST(LaunchOptions, MultiHostOptions) {
+  Result<LaunchOptions> r = Parse({"-H", "a:2,b:2", "--rsh", "ip  netns exec", "--store-addr",
+                                   "10.0.0.1:5000", "--network-interface", "eth1",
+                                   "--oversubscribe", "prog", "-H", "x"});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_TRUE(r->multi_host());
+  EXPECT_EQ(r->np, 0);  // one rank per slot
+  EXPECT_EQ(r->host_list, "a:2,b:2");
+  EXPECT_EQ(r->rsh, (std::vector<std::string>{"ip", "netns", "exec"}));
+  EXPECT_EQ(r->store_addr, "10.0.0.1:5000");
+  EXPECT_EQ(r->network_interface, "eth1");
+  EXPECT_TRUE(r->oversubscribe);
+  EXPECT_EQ(r->command, (std::vector<std::string>{"prog", "-H", "x"}));  // the program's own
+  Result<LaunchOptions> d = Parse({"--hostfile", "hosts", "-np", "3", "prog"});
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
+  EXPECT_EQ(d->rsh, (std::vector<std::string>{"ssh", "-o", "BatchMode=yes"}));
+  EXPECT_EQ(d->np, 3);
+  EXPECT_TRUE(Parse({"--remote-agent"}).ok());  // its job comes on stdin
+}
+
+TEST(LaunchOptions, MultiHostMistakes) {
+  EXPECT_NE(ErrorOf({"-H", "a:1", "--hostfile", "f", "prog"}).find("not both"), std::string::npos);
+  EXPECT_NE(ErrorOf({"-np", "2", "--rsh", "ssh", "prog"}).find("multi-host jobs only"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"-H", "a:1", "--rsh", " ", "prog"}).find("--rsh needs a command"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"-H", "a:1", "--servers", "1", "prog"}).find("not supported"),
+            std::string::npos);
+  EXPECT_NE(ErrorOf({"-H", "a:1"}).find("no program given"), std::string::npos);
+}
+
+}  // namespace
+}  // namespace cohort::launcher

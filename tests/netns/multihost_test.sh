@@ -1,0 +1,159 @@
+#!/usr/bin/env bash
+# Multi-host test on one machine: two network namespaces ("hosts") joined by veth pairs and a
+# bridge, each with its own address in a private /24 (10.231.N.0/24; the bridge holds .1 in the
+# root namespace, where cohortrun and its store run). cohortrun starts the ranks in them with
+# --rsh 'ip netns exec'. Cases:
+#   collectives  -H ns1:2,ns2:2 collective_check over tcp, every element checked
+#   placement    (--hostfile) each rank runs in its namespace with its identity; output
+#                prefixed [rank]
+#   kill         the last rank (on ns2) SIGKILLs itself mid-allreduce: the job stops on both
+#                "hosts", cohortrun names the rank and host, and no process is left in either
+#   secret       a client in ns2 with a wrong secret is refused by the job's store
+#   unreachable  a host that does not exist gives a clear error and no hang
+# The namespaces, veths and bridge are removed on every exit (trap). Skips (exit 77) where they
+# cannot be made: not root, no `ip`, or no permission to create namespaces.
+# Usage: multihost_test.sh COHORTRUN COLLECTIVE_CHECK FAULT_KILL
+set -u
+cohortrun=$1 check=$2 fault_kill=$3
+skip() { echo "multihost_test: SKIP: $*"; exit 77; }
+
+[ "$EUID" -eq 0 ] || skip "needs root to create network namespaces (run ctest as root)"
+command -v ip >/dev/null || skip "no 'ip' command (Debian package iproute2)"
+
+# Names unique to this run (interface names have at most 15 characters), so that concurrent
+# runs never meet; the subnet too.
+tag=cmh$(( $$ % 100000 ))
+ns1=${tag}a ns2=${tag}b br=${tag}br
+net=10.231.$(( $$ % 200 + 20 ))
+work=$(mktemp -d)
+
+cleanup() {
+  # Anything still running in a namespace goes first, or the namespace lingers.
+  for ns in "$ns1" "$ns2"; do
+    pids=$(ip netns pids "$ns" 2>/dev/null)
+    [ -n "$pids" ] && kill -9 $pids 2>/dev/null
+    ip netns del "$ns" 2>/dev/null
+  done
+  ip link del "$br" 2>/dev/null
+  ip link del "${tag}v1" 2>/dev/null
+  ip link del "${tag}v2" 2>/dev/null
+  rm -rf "$work"
+}
+trap cleanup EXIT
+trap 'exit 1' INT TERM HUP
+
+if ! ip netns add "$ns1" 2>"$work/err"; then
+  skip "cannot create a network namespace: $(cat "$work/err")"
+fi
+set -e
+ip netns add "$ns2"
+ip link add "$br" type bridge
+ip addr add "$net.1/24" dev "$br"
+ip link set "$br" up
+i=1
+for ns in "$ns1" "$ns2"; do
+  # The same interface name in both, so one --network-interface fits every host.
+  ip link add "${tag}v$i" type veth peer name cohort0 netns "$ns"
+  ip link set "${tag}v$i" master "$br" up
+  ip -n "$ns" addr add "$net.1$i/24" dev cohort0
+  ip -n "$ns" link set cohort0 up
+  ip -n "$ns" link set lo up
+  i=$((i + 1))
+done
+set +e
+
+failed=0
+fail() { echo "multihost_test: FAIL: $*"; failed=1; }
+run() {  # run NAME COMMAND...: output in $work/NAME, status in $status
+  local name=$1
+  shift
+  "$@" >"$work/$name" 2>&1
+  status=$?
+  echo "---- $name (exit $status)"
+  cat "$work/$name"
+}
+left_behind() {  # processes still in the namespaces
+  echo "$(ip netns pids "$ns1") $(ip netns pids "$ns2")" | tr -s ' ' | sed 's/^ *//; s/ *$//'
+}
+
+# Both "hosts" must reach each other and the bridge, or every case fails for a reason that has
+# nothing to do with cohort (a firewall filtering bridged traffic, for example).
+if command -v ping >/dev/null; then
+  ip netns exec "$ns1" ping -c 1 -W 2 "$net.12" >/dev/null 2>&1 ||
+    { echo "multihost_test: FAIL: $ns1 cannot ping $ns2 ($net.12) across bridge $br; is bridged traffic filtered (net.bridge.bridge-nf-call-iptables)?"; exit 1; }
+fi
+
+mh=(--rsh "ip netns exec" --store-addr "$net.1" --network-interface cohort0)
+
+# 1. Every collective across the two hosts over tcp.
+run collectives timeout 600 "$cohortrun" -H "$ns1:2,$ns2:2" "${mh[@]}" --timeout 500 \
+  -x COHORT_TRANSPORT=tcp -x COHORT_TIMEOUT=60 \
+  "$check" --big-scope min --expect-transport tcp --seed 4242
+[ "$status" -eq 0 ] || fail "collectives: cohortrun exited $status"
+grep -qE "^\[0\] collective_check: [0-9]+ checks passed \(4 ranks" "$work/collectives" ||
+  fail "collectives: no '[0] collective_check: N checks passed (4 ranks' line"
+
+# Each rank runs in its own "host", knows its identity, and its output comes back prefixed.
+# The hosts come from a hostfile this time, in both of its forms.
+printf '# the two "hosts"\n%s slots=2\n\n%s:2  # Horovod form\n' "$ns1" "$ns2" >"$work/hostfile"
+run placement timeout 60 "$cohortrun" --hostfile "$work/hostfile" "${mh[@]}" --timeout 30 sh -c \
+  'echo "rank $COHORT_RANK node $COHORT_NODE_RANK local $COHORT_LOCAL_RANK if $COHORT_SOCKET_IFNAME addr $(ip -o -4 addr show dev cohort0 | awk "{print \$4}")"'
+[ "$status" -eq 0 ] || fail "placement: cohortrun exited $status"
+for r in 0 1 2 3; do
+  node=$((r / 2)) local=$((r % 2))
+  grep -qx "\[$r\] rank $r node $node local $local if cohort0 addr $net.1$((node + 1))/24" "$work/placement" ||
+    fail "placement: rank $r's line is missing or wrong"
+done
+
+# 2. A rank killed on one host stops the job on every host, and leaves nothing behind.
+start=$(date +%s)
+run kill timeout 300 "$cohortrun" -H "$ns1:2,$ns2:2" "${mh[@]}" --timeout 200 --grace 20 \
+  -x COHORT_TRANSPORT=tcp -x COHORT_TIMEOUT=60 "$fault_kill" --mib 64
+took=$(( $(date +%s) - start ))
+[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "kill: cohortrun exited $status"
+grep -qE "rank 3 \(pid [0-9]+\) was killed by signal 9 \(SIGKILL\) on host $ns2" "$work/kill" ||
+  fail "kill: cohortrun did not name rank 3 on host $ns2"
+for r in 0 1 2; do
+  grep -qE "fault_kill: rank $r error after .* names rank 3: yes" "$work/kill" ||
+    fail "kill: rank $r did not report an error naming rank 3"
+done
+[ "$took" -le 120 ] || fail "kill: the job took $took s to stop"
+sleep 1
+rest=$(left_behind)
+[ -z "$rest" ] || fail "kill: processes left in the namespaces: $(ps -o pid,args -p ${rest// /,} 2>&1)"
+
+# 3. A client in ns2 with a wrong secret is refused by a running job's store.
+"$cohortrun" -H "$ns1:1" "${mh[@]}" --timeout 60 sh -c 'echo "store=$COHORT_STORE_ADDR"; sleep 30' \
+  >"$work/holder" 2>&1 &
+holder=$!
+store=""
+for _ in $(seq 100); do
+  store=$(sed -n 's/.*store=//p' "$work/holder" | head -n 1)
+  [ -n "$store" ] && break
+  sleep 0.1
+done
+if [ -z "$store" ]; then
+  fail "secret: the holding job printed no store address: $(cat "$work/holder")"
+else
+  run secret timeout 60 ip netns exec "$ns2" env COHORT_STORE_ADDR="$store" COHORT_RANK=1 \
+    COHORT_WORLD_SIZE=2 COHORT_JOB_SECRET=not-the-secret COHORT_TIMEOUT=10 \
+    COHORT_SOCKET_IFNAME=cohort0 "$check" --counts 1 --big-scope none
+  [ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "secret: the client exited $status"
+  grep -qi "secret" "$work/secret" || fail "secret: the error does not mention the job secret"
+fi
+kill -TERM "$holder" 2>/dev/null
+wait "$holder"
+sleep 1
+rest=$(left_behind)
+[ -z "$rest" ] || fail "secret: processes left in the namespaces after SIGTERM to cohortrun"
+
+# 4. A host that cannot be reached: a clear error, quickly.
+run unreachable timeout 60 "$cohortrun" -H "$ns1:1,${tag}nohost:1" "${mh[@]}" --timeout 30 true
+[ "$status" -ne 0 ] && [ "$status" -ne 124 ] || fail "unreachable: cohortrun exited $status"
+grep -q "could not start rank 1 on host ${tag}nohost" "$work/unreachable" ||
+  fail "unreachable: the error does not name the host"
+
+if [ "$failed" -eq 0 ]; then
+  echo "multihost_test: PASS (collectives, placement, kill, secret, unreachable across $ns1 and $ns2)"
+fi
+exit "$failed"
