@@ -14,8 +14,10 @@ CommPeerIo::CommPeerIo(int rank, int size, const std::vector<std::unique_ptr<Lin
   if (arena_ != nullptr) calls_.resize(static_cast<size_t>(arena_->size()));
 }
 
-void CommPeerIo::BeginOp(uint64_t tag, const OpSummary& what, std::chrono::milliseconds timeout) {
+void CommPeerIo::BeginOp(uint64_t tag, const OpSummary& what, std::chrono::milliseconds timeout,
+                         std::chrono::microseconds yield_for) {
   tag_ = tag;
+  hooks_.yield_for = yield_for;
   what_ = what;
   timeout_ = timeout;
   deadline_.reset();  // set by the first link wait: arena waits time themselves

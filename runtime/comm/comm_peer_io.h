@@ -36,7 +36,9 @@ class CommPeerIo final : public PeerIo {
 
   // Starts an operation: messages carry `tag`; waits fail after `timeout`; errors begin with
   // what.Describe() ("allreduce #12 (1048576 x f32 = 4194304 bytes, sum)").
-  void BeginOp(uint64_t tag, const OpSummary& what, std::chrono::milliseconds timeout);
+  // `yield_for`: how long this operation's waits keep the CPU before sleeping (WaitHooks).
+  void BeginOp(uint64_t tag, const OpSummary& what, std::chrono::milliseconds timeout,
+               std::chrono::microseconds yield_for);
 
   Status Send(int peer, const void* data, size_t bytes) override;
   Status Recv(int peer, void* data, size_t bytes) override;

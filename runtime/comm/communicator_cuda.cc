@@ -71,7 +71,7 @@ Status CommunicatorImpl::RunCuda(Op& op) {
   std::string_view algorithm = "";
   Status status = cuda_->RunStaged(
       op.args, *op.device_event, deadline, [&](const CollectiveArgs& host) {
-        peer_io_->BeginOp(op.tag, op.summary, config_.timeout);
+        peer_io_->BeginOp(op.tag, op.summary, config_.timeout, backoff::kYieldFor);
         return RunCollective(*peer_io_, host, workspace_, config_.algorithm, &algorithm);
       });
   LogAlgorithmChoice(op, algorithm, /*staged=*/true);

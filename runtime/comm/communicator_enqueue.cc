@@ -79,7 +79,7 @@ void CommunicatorImpl::NumberLocked(Op& op, OpHistory::State state) {
 WorkPtr CommunicatorImpl::Enqueue(Op op) {
   std::lock_guard lock(mutex_);
   NumberLocked(op);
-  op.work = std::make_shared<Work>(op.summary.Describe());
+  op.work = std::make_shared<Work>(op.summary.Describe(), caller_yield_for_);
   WorkPtr work = op.work;
   queue_.push_back(std::move(op));
   wake_.store(true);

@@ -6,6 +6,7 @@
 #include <span>
 
 #include "collectives/selector.h"
+#include "runtime/base/backoff.h"
 #include "runtime/base/logging.h"
 #include "runtime/base/tag.h"
 #include "runtime/comm/fingerprint.h"
@@ -60,6 +61,7 @@ Status CommunicatorImpl::Connect() {
     arena_ = std::move(connections.arena);
   }
   shm_bytes_ = connections.shm_bytes;
+  caller_yield_for_ = backoff::CallerYieldFor(config_.busy_wait);
 
   WaitHooks hooks;
   hooks.cancelled = &aborted_;
@@ -220,7 +222,9 @@ void CommunicatorImpl::Execute(Op& op) {
 Status CommunicatorImpl::Run(Op& op, const AlgorithmInfo* chosen) {
   if (op.device_path != Op::DevicePath::kNone) return RunCuda(op);
   if (config_.check_fingerprints) COHORT_RETURN_IF_ERROR(CheckFingerprints(op));
-  peer_io_->BeginOp(op.tag, op.summary, config_.timeout);
+  // An algorithm chosen by the caller means the inline path: the caller's thread waits.
+  peer_io_->BeginOp(op.tag, op.summary, config_.timeout,
+                    chosen != nullptr ? caller_yield_for_ : backoff::kYieldFor);
   if (chosen != nullptr) {  // selected by the caller (the inline path): validated there
     LogAlgorithmChoice(op, chosen->name);
     return chosen->run(*peer_io_, op.args, workspace_);
@@ -242,7 +246,8 @@ Status CommunicatorImpl::CheckFingerprints(const Op& op) {
   exchange.recv = fingerprints_.data();
   OpSummary check = op.summary;
   check.type = OpSummary::Type::kFingerprintCheck;
-  peer_io_->BeginOp(MakeTag(CollectiveKind::kInternal, op.summary.sequence), check, config_.timeout);
+  peer_io_->BeginOp(MakeTag(CollectiveKind::kInternal, op.summary.sequence), check, config_.timeout,
+                    backoff::kYieldFor);
   COHORT_RETURN_IF_ERROR(RunCollective(*peer_io_, exchange, workspace_, "auto", nullptr));
   return CompareFingerprints(fingerprints_);
 }

@@ -173,6 +173,10 @@ class CommunicatorImpl final : public Communicator {
   std::vector<std::unique_ptr<Link>> links_;
   std::unique_ptr<NodeArena> arena_;  // all ranks on this host: the direct shm collectives
   size_t shm_bytes_ = 0;
+  // How long a thread that waits for this communicator keeps its CPU (backoff.h): the
+  // caller's thread in a blocking call and in Work::wait. The progress thread keeps the short
+  // backoff::kYieldFor: the caller may be computing on the same CPU meanwhile.
+  std::chrono::microseconds caller_yield_for_{0};
   std::unique_ptr<CommPeerIo> peer_io_;
   Workspace workspace_;
   OpHistory history_;

@@ -2,6 +2,7 @@
 // may wait on it. Mirrors torch.distributed's Work: wait, test, and the error that ended it.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <memory>
@@ -14,7 +15,12 @@ namespace cohort {
 
 class Work {
  public:
-  explicit Work(std::string description) : description_(std::move(description)) {}
+  // `yield_for`: how long waiters keep their CPU (polling, yielding it to runnable threads)
+  // before they sleep, counted from the first wait (backoff.h says why; 0: sleep at
+  // once).
+  explicit Work(std::string description,
+                std::chrono::microseconds yield_for = std::chrono::microseconds(0))
+      : description_(std::move(description)), yield_for_(yield_for) {}
 
   // Blocks until the operation ends; throws its error (TimeoutError, PeerError, ...) if it failed.
   // The operation itself is bounded by COHORT_TIMEOUT, so this never blocks forever.
@@ -33,7 +39,13 @@ class Work {
   void Complete(Status status);
 
  private:
+  // Polls until the operation ends or the yield budget (from the first wait) or `until` passes.
+  void YieldUntilDone(std::chrono::steady_clock::time_point until);
+
   std::string description_;
+  const std::chrono::microseconds yield_for_;
+  std::atomic<bool> finished_{false};  // done_, readable without the mutex
+  std::atomic<std::chrono::steady_clock::rep> first_wait_ns_{0};  // 0: nobody waited yet
   mutable std::mutex mutex_;
   std::condition_variable done_cv_;
   bool done_ = false;

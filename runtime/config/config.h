@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -37,6 +38,9 @@ struct Config {
   std::string nccl_library;                    // COHORT_NCCL_LIBRARY: path of libnccl.so.2
   size_t staging_chunk_bytes = 4u << 20;       // COHORT_STAGING_CHUNK_BYTES: staged-path unit
   int ps_servers = 0;                          // COHORT_PS_SERVERS: dedicated parameter servers
+  // COHORT_BUSY_WAIT: how long a rank waiting for another keeps its CPU before sleeping; empty
+  // = auto (backoff::CallerYieldFor).
+  std::optional<std::chrono::milliseconds> busy_wait;
 };
 
 // One row of the settings table.

@@ -145,6 +145,19 @@ Status ParsePsServers(const std::string& v, Config* c) {
   return Status::Ok();
 }
 
+Status ParseBusyWait(const std::string& v, Config* c) {
+  if (Lower(v) == "auto") {
+    c->busy_wait.reset();
+    return Status::Ok();
+  }
+  Result<std::chrono::milliseconds> parsed = ParseDuration(v);
+  if (!parsed.ok() || parsed->count() < 0 || *parsed > std::chrono::hours(1)) {
+    return InvalidArgumentError("expected auto or a duration from 0 to 1h, such as 0, 500ms or 2s");
+  }
+  c->busy_wait = *parsed;
+  return Status::Ok();
+}
+
 Status ParseSecret(const std::string& v, Config* c) {
   c->secret = v;
   return Status::Ok();
@@ -198,6 +211,12 @@ const std::vector<Setting>& Table() {
         "Dedicated parameter-server processes of the job (cohortrun --servers K sets it); 0: "
         "parameter-store servers live in the worker ranks"},
        ParsePsServers},
+      {{"COHORT_BUSY_WAIT", {}, "auto",
+        "How long a thread that waits for a collective keeps its CPU (polling, yielding it to "
+        "runnable threads) before it sleeps: auto is 100ms; 0 sleeps after a 20us spin. A "
+        "sleeping rank gives its CPU back to a virtual machine's host, which can slow its next "
+        "compute phase (README \"Waiting\")"},
+       ParseBusyWait},
       {{"COHORT_JOB_SECRET", {}, "(set by the launcher)",
         "Secret that every store and link connection must prove; never printed", true},
        ParseSecret},

@@ -17,7 +17,6 @@ namespace {
 using backoff::CpuRelax;
 using backoff::kAliveEvery;
 using backoff::kSpinFor;
-using backoff::kYieldFor;
 // Sleep while blocked on links without a file descriptor (shm).
 constexpr auto kShmSleep = backoff::kNap;
 
@@ -107,7 +106,7 @@ Status WaitForRequests(std::span<Link* const> links, std::span<Request* const> r
       fds.push_back(pollfd{fd, events, 0});
     }
     if (fdless_busy) {
-      if (idle < kYieldFor) {
+      if (idle < (hooks != nullptr ? hooks->yield_for : backoff::kYieldFor)) {
         sched_yield();
         continue;
       }

@@ -12,11 +12,13 @@
 #pragma once
 
 #include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <span>
 #include <vector>
 
+#include "runtime/base/backoff.h"
 #include "runtime/base/deadline.h"
 #include "runtime/base/status.h"
 #include "runtime/transport/link.h"
@@ -31,6 +33,9 @@ struct WaitHooks {
   std::function<Status()> on_stall;
   // Return Ok as soon as any one request is done (the caller then sees which).
   bool until_any_done = false;
+  // How long a wait without a file descriptor keeps yielding the CPU before it naps
+  // (backoff.h).
+  std::chrono::microseconds yield_for = backoff::kYieldFor;
 };
 
 // Returns Ok when every request is done and succeeded; the first failed request's (or broken

@@ -10,7 +10,6 @@
 #include <cstddef>
 #include <cstring>
 #include <new>
-#include <thread>
 
 #include "runtime/base/backoff.h"
 #include "runtime/transport/shm_stream.h"
@@ -72,15 +71,6 @@ constexpr size_t kExpressLines = 1 + (NodeArena::kExpressBytes - kFirstLinePaylo
 // The control area: the header page, then both parities' express lines.
 const size_t kControlBytes = kPage + RoundUpToShmPage(2 * kExpressLines * 64);
 
-// CPUs this process may run on: more local ranks than that means a rank that spins holds a CPU
-// the rank it waits for needs.
-int UsableCpus() {
-  cpu_set_t set;
-  CPU_ZERO(&set);
-  if (sched_getaffinity(0, sizeof(set), &set) != 0) return static_cast<int>(std::thread::hardware_concurrency());
-  return std::max(1, CPU_COUNT(&set));
-}
-
 }  // namespace
 
 // One express line: payload, then the step it belongs to (stored last, release).
@@ -126,7 +116,7 @@ Result<std::unique_ptr<NodeArena>> NodeArena::Attach(
   arena->rank_ = rank;
   arena->slot_bytes_ = slot_bytes;
   arena->slot_stride_ = RoundUpToShmPage(slot_bytes);
-  arena->oversubscribed_ = static_cast<int>(segments.size()) > UsableCpus();
+  arena->oversubscribed_ = static_cast<int>(segments.size()) > backoff::UsableCpus();
   for (size_t i = 0; i < segments.size(); ++i) {
     const std::shared_ptr<ShmSegment>& segment = segments[i];
     if (segment == nullptr || segment->size() < ArenaSegmentBytes(slot_bytes)) {
@@ -288,6 +278,7 @@ Status NodeArena::WaitUntil(int r, uint64_t step, Ready ready, std::chrono::mill
   }
   const Member& peer = members_[static_cast<size_t>(r)];
   const auto spin_for = oversubscribed_ ? std::chrono::microseconds(0) : backoff::kSpinFor;
+  const auto yield_for = hooks != nullptr ? hooks->yield_for : backoff::kYieldFor;
   const Clock::time_point start = Clock::now();
   const Deadline deadline(start + timeout);
   Clock::time_point last_alive_check = start;
@@ -324,7 +315,7 @@ Status NodeArena::WaitUntil(int r, uint64_t step, Ready ready, std::chrono::mill
       }
       if (hooks != nullptr && hooks->on_stall) COHORT_RETURN_IF_ERROR(hooks->on_stall());
     }
-    if (now - start < spin_for + backoff::kYieldFor) {
+    if (now - start < spin_for + yield_for) {
       sched_yield();  // short waits: let a rank that shares this CPU run, come back at once
       continue;
     }

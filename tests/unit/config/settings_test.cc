@@ -55,7 +55,22 @@ TEST(ParseConfig, DefaultsWhenNothingIsSet) {
   EXPECT_EQ(c->algorithm, "auto");
   EXPECT_EQ(c->shm_ring_bytes, 4u << 20);
   EXPECT_EQ(c->chunk_bytes, 1u << 20);
+  EXPECT_FALSE(c->busy_wait.has_value());
   EXPECT_TRUE(c->secret.empty());
+}
+
+TEST(ParseConfig, BusyWaitIsAutoOrADurationUpToAnHour) {
+  EXPECT_FALSE(ParseConfig({{"COHORT_BUSY_WAIT", "AUTO"}})->busy_wait.has_value());
+  EXPECT_EQ(ParseConfig({{"COHORT_BUSY_WAIT", "0"}})->busy_wait, milliseconds(0));
+  EXPECT_EQ(ParseConfig({{"COHORT_BUSY_WAIT", "250ms"}})->busy_wait, milliseconds(250));
+  EXPECT_EQ(ParseConfig({{"COHORT_BUSY_WAIT", "1h"}})->busy_wait, milliseconds(3'600'000));
+  for (const char* bad : {"61m", "2h", "-1", "forever", "1.5s"}) {
+    Result<Config> r = ParseConfig({{"COHORT_BUSY_WAIT", bad}});
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find("COHORT_BUSY_WAIT"), std::string::npos);
+    EXPECT_NE(r.status().message().find("from 0 to 1h"), std::string::npos)
+        << r.status().message();
+  }
 }
 
 TEST(ParseConfig, ReadsEverySetting) {
