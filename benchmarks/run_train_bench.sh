@@ -14,7 +14,12 @@ build=${2:-build}
 shift $(( $# > 2 ? 2 : $# ))
 [ "${1:-}" = "--" ] && shift
 mkdir -p "$out"
-echo "# made by: bash benchmarks/run_train_bench.sh $invocation" > "$out/commands.txt"
+# The settings that shape the run (COHORT_* reaches every rank through cohortrun) go first.
+settings=""
+for var in $(compgen -e | grep -E '^(COHORT_[A-Z_]+|BATCHES)$' | sort); do
+  settings+="$var=$(printf '%q' "${!var}") "
+done
+echo "# made by: ${settings}bash benchmarks/run_train_bench.sh $invocation" > "$out/commands.txt"
 for batch in ${BATCHES:-32 8}; do
   jsons=()
   for np in 2 4; do

@@ -13,7 +13,9 @@ times, each side runs --steps timed steps, the first side rotating from round to
 segment's time is the slowest rank's; samples/s = steps x batch x ranks / time. The best and the median segment of each side are
 reported, and the ratio of each (other load on the machine only ever slows a segment down, so
 on a shared machine the best segments are the cleaner comparison). A third side takes its turn in the same rotation:
-  * compute only: the same steps with no communication (the ceiling for both sides).
+  * compute only: the same steps with no communication (the ceiling for both sides);
+  * compute + barrier: the same, with a cohort barrier after every step: what waiting for the
+    other ranks costs the computation (README "Waiting": compare with COHORT_BUSY_WAIT=0).
 Rank 0 also reports, from the same ranks:
   * the CPU time (all threads of the process) per step of each side;
   * one allreduce of all the gradients (a flat float32 buffer) through cohort and through gloo;
@@ -147,7 +149,7 @@ class Bench:
             opt.step()
         return step, model
 
-    def make_local(self):
+    def make_local(self, barrier=None):
         model, opt = self.fresh()
         data = self.batches()
 
@@ -156,6 +158,8 @@ class Bench:
             opt.zero_grad()
             F.cross_entropy(model(xb), yb).backward()
             opt.step()
+            if barrier is not None:
+                barrier()
         return step
 
     def raw_allreduce(self):
@@ -177,17 +181,18 @@ class Bench:
         c_step, c_times, c_model = self.make_cohort()
         d_step, d_model = self.make_ddp()
         l_step = self.make_local()
-        self.segment(c_step, ct.barrier, a.warmup)
-        self.segment(d_step, dist.barrier, a.warmup)
-        self.segment(l_step, ct.barrier, a.warmup)
-        c_times.update(fwd_bwd=0.0, step=0.0, n=0)
-        seg = {"cohort": [], "ddp_gloo": [], "compute_only": []}
-        cpu = {name: [] for name in seg}
+        b_step = self.make_local(barrier=ct.barrier)
         sides = [("cohort", c_step, ct.barrier), ("ddp_gloo", d_step, dist.barrier),
-                 ("compute_only", l_step, ct.barrier)]
+                 ("compute_only", l_step, ct.barrier), ("compute_barrier", b_step, ct.barrier)]
+        for _, step, barrier in sides:
+            self.segment(step, barrier, a.warmup)
+        c_times.update(fwd_bwd=0.0, step=0.0, n=0)
+        seg = {name: [] for name, _, _ in sides}
+        cpu = {name: [] for name in seg}
         for r in range(a.rounds):
             # Rotate which side goes first so drift (thermal, neighbours) hits every side.
-            for name, step, barrier in sides[r % 3:] + sides[:r % 3]:
+            k = r % len(sides)
+            for name, step, barrier in sides[k:] + sides[:k]:
                 seg[name].append(self.segment(step, barrier, a.steps, cpu[name]))
             if self.rank == 0:
                 print(f"round {r + 1}/{a.rounds}: " + "  ".join(
@@ -208,6 +213,7 @@ class Bench:
             "torch_threads": torch.get_num_threads(), "torch": torch.__version__,
             "cpus": os.cpu_count(),
             "fusion_threshold_env": os.environ.get("COHORT_FUSION_THRESHOLD"),
+            "busy_wait_env": os.environ.get("COHORT_BUSY_WAIT"),
             "samples_per_s": {}, "segments_s": seg,
             "cpu_s_per_step_per_rank": {k: statistics.median(v) / a.steps for k, v in cpu.items()},
             "cohort_step_split_s": {"forward_backward": fwd_bwd, "optimizer_step": opt_step},
@@ -225,9 +231,10 @@ class Bench:
         result["ceiling_over_gloo_best"] = sps["compute_only"]["best"] / sps["ddp_gloo"]["best"]
         if self.rank == 0:
             print(f"ranks {self.size}  batch {a.batch_size}/rank  {self.nparams / 1e6:.2f} M "
-                  f"params  compression {a.compression}", flush=True)
-            for name in ("cohort", "ddp_gloo", "compute_only"):
-                print(f"  {name:13s} {sps[name]['median']:8.1f} samples/s (median)  "
+                  f"params  compression {a.compression}  COHORT_BUSY_WAIT="
+                  f"{os.environ.get('COHORT_BUSY_WAIT', '(auto)')}", flush=True)
+            for name in seg:
+                print(f"  {name:15s} {sps[name]['median']:8.1f} samples/s (median)  "
                       f"{sps[name]['best']:8.1f} (best)", flush=True)
             print(f"  ratio cohort/gloo {result['ratio_cohort_over_gloo']:.2f} (medians)  "
                   f"{result['ratio_cohort_over_gloo_best']:.2f} (best segments); no-communication "
@@ -258,11 +265,13 @@ def plot(files, output):
 
     results = sorted((json.load(open(f)) for f in files), key=lambda r: r["ranks"])
     names = [("cohort", "cohort DistributedOptimizer"), ("ddp_gloo", "torch DDP (gloo)"),
-             ("compute_only", "compute only (no communication)")]
+             ("compute_only", "compute only (no communication)"),
+             ("compute_barrier", "compute + barrier per step")]
+    names = [(k, label) for k, label in names if all(k in r["samples_per_s"] for r in results)]
     fig, ax = plt.subplots(figsize=(8, 5))
     width = 0.8 / len(names)
     for i, (key, label) in enumerate(names):
-        xs = [j + (i - 1) * width for j in range(len(results))]
+        xs = [j + (i - (len(names) - 1) / 2) * width for j in range(len(results))]
         ys = [r["samples_per_s"][key]["best"] for r in results]
         med = [r["samples_per_s"][key]["median"] for r in results]
         bars = ax.bar(xs, ys, width, label=label)
@@ -276,7 +285,7 @@ def plot(files, output):
     ax.set_title(f"examples/train.py CNN ({r0['parameters'] / 1e6:.2f} M params), batch "
                  f"{r0['batch_per_rank']}/rank, {r0['cpus']} CPUs, 1 torch thread/rank")
     ax.margins(y=0.2)
-    ax.legend(loc="upper center", ncol=3, fontsize=8)
+    ax.legend(loc="upper center", ncol=2, fontsize=8)
     ax.grid(True, axis="y", alpha=0.3)
     fig.tight_layout()
     fig.savefig(output, dpi=110)

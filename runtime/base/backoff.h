@@ -3,12 +3,11 @@
 // then yield the CPU (ranks that share a core must get to run), then nap. Shared by the shm link
 // waits and the shared-memory collectives so both behave alike on oversubscribed hosts.
 //
-// How long to keep yielding before sleeping (YieldFor): long, as MPI implementations poll. A
-// rank whose threads all sleep hands its CPU back to the machine, and on the virtual machines
-// measured here its next compute phase then ran about 2x slower (2 ranks, a training step and a
-// barrier that slept: 157 ms; with a barrier that kept the CPU: 86 ms). Yielding, unlike
-// spinning, still lets a rank that shares the CPU run: with 4 ranks on 2 CPUs the same training
-// ran 1.3x faster yielding for 100 ms than for 5 ms (README "Waiting").
+// How long a caller's thread keeps yielding before sleeping: long, as MPI implementations poll.
+// A rank whose threads all sleep hands its CPU back to the machine, and on the virtual machines
+// measured here its next compute phase then ran slower (2 ranks training with a barrier per
+// step: 1.42x faster with the barrier yielding than sleeping; README "Waiting"). Yielding,
+// unlike spinning, still lets a rank that shares the CPU run (4 ranks on 2 CPUs gained too).
 #pragma once
 
 #include <chrono>
