@@ -9,6 +9,7 @@
 
 #include "runtime/base/logging.h"
 #include "runtime/comm/communicator_impl.h"
+#include "runtime/comm/mpi_rendezvous.h"
 #include "runtime/net/socket.h"
 #include "runtime/store/tcp_store.h"
 
@@ -109,19 +110,39 @@ std::unique_ptr<Communicator> Communicator::FromEnvironment() {
   Identity identity = ValueOrThrow(DetectIdentity(env));
   SetLogRank(identity.rank);
   for (const std::string& warning : warnings) COHORT_LOG(kWarn) << warning;
+  std::shared_ptr<void> mpi_server;
+  const bool mpi_launched = identity.scheme == "openmpi" || identity.scheme == "pmix" ||
+                            identity.scheme == "pmi";
+  if (identity.store_addr.empty() && identity.size > 1 && mpi_launched) {
+    MpiBroadcast broadcast = ValueOrThrow(LoadWorldBroadcast(identity));
+    MpiRendezvous met = ValueOrThrow(RendezvousThroughMpi(config, identity.rank, broadcast));
+    identity.store_addr = met.store_addr;
+    identity.rank0_hosts_store = false;  // it already does
+    config.secret = met.secret;
+    mpi_server = met.server;
+  }
   if (config.job_id.empty()) {
     // Outside cohortrun: name shm segments after the store's port, unique among live jobs.
     config.job_id = identity.store_addr.empty() ? "single" + std::to_string(::getpid())
                                                 : "p" + identity.store_addr.substr(
                                                             identity.store_addr.rfind(':') + 1);
   }
-  std::shared_ptr<void> server;
-  std::shared_ptr<Store> store = ValueOrThrow(OpenStore(config, identity, &server));
   int generation = ++g_environment_communicators;
   std::string name = generation == 1 ? "world" : "world.gen" + std::to_string(generation);
-  auto comm = ValueOrThrow(CommunicatorImpl::Make(config, identity, store, name));
-  if (server) comm->KeepAlive(server);
-  return comm;
+  return ValueOrThrow(ConnectThroughStore(config, identity, mpi_server, name));
+}
+
+Result<std::unique_ptr<Communicator>> ConnectThroughStore(const Config& config,
+                                                          const Identity& identity,
+                                                          std::shared_ptr<void> server,
+                                                          const std::string& name) {
+  std::shared_ptr<void> own_server;
+  COHORT_ASSIGN_OR_RETURN(std::shared_ptr<Store> store, OpenStore(config, identity, &own_server));
+  COHORT_ASSIGN_OR_RETURN(std::unique_ptr<CommunicatorImpl> comm,
+                          CommunicatorImpl::Make(config, identity, store, name));
+  if (server) comm->KeepAlive(std::move(server));
+  if (own_server) comm->KeepAlive(std::move(own_server));
+  return std::unique_ptr<Communicator>(std::move(comm));
 }
 
 namespace {

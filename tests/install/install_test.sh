@@ -10,6 +10,11 @@ cmake --install "$build_dir" --prefix "$work/prefix" > "$work/install.log"
 test -x "$work/prefix/bin/cohortrun"
 test -x "$work/prefix/bin/cohort-bench"
 test -f "$work/prefix/include/cohort/cohort.h"
+# Built with MPI: the bootstrap helper lies next to libcohort, where init() looks for it.
+if [ -f "$build_dir/libcohort_mpi.so" ]; then
+  test -f "$work/prefix/lib/libcohort_mpi.so"
+  test -f "$work/prefix/include/cohort/runtime/mpi/cohort_mpi.h"
+fi
 cmake -S "$source_dir/consumer" -B "$work/build" -G Ninja -DCMAKE_PREFIX_PATH="$work/prefix" \
   > "$work/configure.log"
 cmake --build "$work/build" > "$work/build.log"
