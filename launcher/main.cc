@@ -4,6 +4,7 @@
 #include <iostream>
 
 #include "launcher/job.h"
+#include "launcher/mpi_handoff.h"
 #include "launcher/options.h"
 #include "launcher/spawn.h"
 #include "runtime/config/config.h"
@@ -44,5 +45,6 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::cout.flush();
+  if (options->mpi) return HandOffToMpirun(*options, env);
   return RunJob(*options, env);
 }

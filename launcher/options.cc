@@ -44,6 +44,8 @@ po::options_description Describe() {
       ("network-interface", po::value<std::string>()->value_name("IF"),
        "network interface for the store and the ranks' tcp links (sets COHORT_SOCKET_IFNAME)")
       ("oversubscribe", "allow more ranks than the hosts' slots")
+      ("mpi", "hand spawning to Open MPI's mpirun (on PATH) with the matching options; the ranks "
+              "meet through MPI")
       ("remote-agent", "internal: the per-host agent that --rsh starts; reads its job from stdin")
       ("print-config", "print cohort's settings as this environment gives them, and exit")
       ("print-settings-table", "print every setting as a Markdown table (the README's), and exit");
@@ -161,6 +163,7 @@ Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
   options.network_interface = text_of("network-interface");
   options.oversubscribe = vm.count("oversubscribe") != 0;
   options.remote_agent = vm.count("remote-agent") != 0;
+  options.mpi = vm.count("mpi") != 0;
   if (vm.count("host") && options.host_list.empty()) {
     return InvalidArgumentError("-H needs a host list, e.g. -H node1:4,node2:4");
   }
@@ -178,8 +181,17 @@ Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
       return InvalidArgumentError("--rsh needs a command, e.g. --rsh 'ssh -p 2222' or "
                                   "--rsh 'ip netns exec'");
     }
+    options.rsh_given = true;
   }
-  if (!options.multi_host()) {
+  if (options.mpi) {
+    // mpirun places, starts and stops the ranks; cohortrun only translates the options.
+    for (const char* name : {"store-addr", "servers", "server-program", "grace"}) {
+      if (vm.count(name)) {
+        return InvalidArgumentError(std::string("--") + name + " does not apply with --mpi "
+                                    "(mpirun starts the ranks and they meet through MPI)");
+      }
+    }
+  } else if (!options.multi_host()) {
     for (const char* name : {"rsh", "store-addr", "network-interface", "oversubscribe"}) {
       if (vm.count(name)) {
         return InvalidArgumentError(std::string("--") + name + " applies to multi-host jobs only; "

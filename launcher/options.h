@@ -34,6 +34,8 @@ struct LaunchOptions {
   std::string network_interface;                     // --network-interface: COHORT_SOCKET_IFNAME
   bool oversubscribe = false;                        // --oversubscribe: more ranks than slots
   bool remote_agent = false;                         // --remote-agent: internal, see remote_agent.h
+  bool rsh_given = false;                            // --rsh was on the command line
+  bool mpi = false;                                  // --mpi: hand spawning to mpirun (mpi_handoff.h)
 
   bool multi_host() const { return !host_list.empty() || !hostfile.empty(); }
 };
