@@ -46,7 +46,8 @@ std::unique_ptr<Communicator> CommunicatorFromMpi(MPI_Comm comm, const std::stri
     throw InvalidArgument(StatusCode::kInvalidArgument,
                           "CommunicatorFromMpi: MPI is not initialized; call MPI_Init first");
   }
-  MPI_Comm_set_errhandler(comm, MPI_ERRORS_RETURN);
+  // The MPI_Comm's error handler is the program's choice and stays as it is: with MPI's default
+  // an MPI error here aborts the job, with MPI_ERRORS_RETURN it becomes a cohort::Error.
   Identity identity;
   identity.scheme = "mpi-comm";
   CheckMpi(MPI_Comm_rank(comm, &identity.rank), "MPI_Comm_rank");
@@ -91,8 +92,9 @@ extern "C" __attribute__((visibility("default"))) int cohort_mpi_world_broadcast
     int code = MPI_Init_thread(nullptr, nullptr, MPI_THREAD_SERIALIZED, &provided);
     if (code != MPI_SUCCESS) return fail(cohort::MpiError("MPI_Init_thread", code).message());
     std::atexit(cohort::FinalizeAtExit);
+    // MPI is ours alone here: its errors become cohort errors instead of aborting the job.
+    MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   }
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   cohort::Status sent = cohort::Broadcast(MPI_COMM_WORLD, buffer, bytes);
   return sent.ok() ? 0 : fail(sent.message());
 }
