@@ -20,50 +20,13 @@ set -u
 cohortrun=$1 check=$2 fault_kill=$3
 skip() { echo "multihost_test: SKIP: $*"; exit 77; }
 
-[ "$EUID" -eq 0 ] || skip "needs root to create network namespaces (run ctest as root)"
-command -v ip >/dev/null || skip "no 'ip' command (Debian package iproute2)"
-
-# Names unique to this run (interface names have at most 15 characters), so that concurrent
-# runs never meet; the subnet too.
-tag=cmh$(( $$ % 100000 ))
-ns1=${tag}a ns2=${tag}b br=${tag}br
-net=10.231.$(( $$ % 200 + 20 ))
-work=$(mktemp -d)
-
-cleanup() {
-  # Anything still running in a namespace goes first, or the namespace lingers.
-  for ns in "$ns1" "$ns2"; do
-    pids=$(ip netns pids "$ns" 2>/dev/null)
-    [ -n "$pids" ] && kill -9 $pids 2>/dev/null
-    ip netns del "$ns" 2>/dev/null
-  done
-  ip link del "$br" 2>/dev/null
-  ip link del "${tag}v1" 2>/dev/null
-  ip link del "${tag}v2" 2>/dev/null
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "$0")/two_hosts.sh"
+trap two_hosts_cleanup EXIT
 trap 'exit 1' INT TERM HUP
-
-if ! ip netns add "$ns1" 2>"$work/err"; then
-  skip "cannot create a network namespace: $(cat "$work/err")"
-fi
-set -e
-ip netns add "$ns2"
-ip link add "$br" type bridge
-ip addr add "$net.1/24" dev "$br"
-ip link set "$br" up
-i=1
-for ns in "$ns1" "$ns2"; do
-  # The same interface name in both, so one --network-interface fits every host.
-  ip link add "${tag}v$i" type veth peer name cohort0 netns "$ns"
-  ip link set "${tag}v$i" master "$br" up
-  ip -n "$ns" addr add "$net.1$i/24" dev cohort0
-  ip -n "$ns" link set cohort0 up
-  ip -n "$ns" link set lo up
-  i=$((i + 1))
-done
-set +e
+two_hosts_make
+made=$?
+[ "$made" -eq 77 ] && skip "$two_hosts_error"
+[ "$made" -eq 0 ] || { echo "multihost_test: FAIL: setting up the namespaces: $two_hosts_error"; exit 1; }
 
 failed=0
 fail() { echo "multihost_test: FAIL: $*"; failed=1; }
@@ -78,13 +41,6 @@ run() {  # run NAME COMMAND...: output in $work/NAME, status in $status
 left_behind() {  # processes still in the namespaces
   echo "$(ip netns pids "$ns1") $(ip netns pids "$ns2")" | tr -s ' ' | sed 's/^ *//; s/ *$//'
 }
-
-# Both "hosts" must reach each other and the bridge, or every case fails for a reason that has
-# nothing to do with cohort (a firewall filtering bridged traffic, for example).
-if command -v ping >/dev/null; then
-  ip netns exec "$ns1" ping -c 1 -W 2 "$net.12" >/dev/null 2>&1 ||
-    { echo "multihost_test: FAIL: $ns1 cannot ping $ns2 ($net.12) across bridge $br; is bridged traffic filtered (net.bridge.bridge-nf-call-iptables)?"; exit 1; }
-fi
 
 mh=(--rsh "ip netns exec" --store-addr "$net.1" --network-interface cohort0)
 
