@@ -45,12 +45,9 @@ Result<std::vector<std::string>> MpirunCommand(const LaunchOptions& options, con
     for (const std::string& word : options.rsh) agent += (agent.empty() ? "" : " ") + word;
     cmd.insert(cmd.end(), {"--mca", "plm_rsh_agent", agent});
   }
-  std::vector<std::string> cohort_vars;
-  for (const auto& [name, value] : env) {
-    if (name.rfind("COHORT_", 0) == 0) cohort_vars.push_back(name);
+  for (const auto& [name, value] : env) {  // EnvMap is ordered: the same line every time
+    if (name.rfind("COHORT_", 0) == 0) cmd.insert(cmd.end(), {"-x", name});
   }
-  std::sort(cohort_vars.begin(), cohort_vars.end());
-  for (const std::string& name : cohort_vars) cmd.insert(cmd.end(), {"-x", name});
   if (!options.network_interface.empty()) {
     cmd.insert(cmd.end(), {"-x", "COHORT_SOCKET_IFNAME=" + options.network_interface});
   }

@@ -121,21 +121,21 @@ std::unique_ptr<Communicator> Communicator::FromEnvironment() {
     config.secret = met.secret;
     mpi_server = met.server;
   }
+  int generation = ++g_environment_communicators;
+  std::string name = generation == 1 ? "world" : "world.gen" + std::to_string(generation);
+  return ValueOrThrow(ConnectThroughStore(config, identity, mpi_server, name));
+}
+
+Result<std::unique_ptr<Communicator>> ConnectThroughStore(Config config,
+                                                          const Identity& identity,
+                                                          std::shared_ptr<void> server,
+                                                          const std::string& name) {
   if (config.job_id.empty()) {
     // Outside cohortrun: name shm segments after the store's port, unique among live jobs.
     config.job_id = identity.store_addr.empty() ? "single" + std::to_string(::getpid())
                                                 : "p" + identity.store_addr.substr(
                                                             identity.store_addr.rfind(':') + 1);
   }
-  int generation = ++g_environment_communicators;
-  std::string name = generation == 1 ? "world" : "world.gen" + std::to_string(generation);
-  return ValueOrThrow(ConnectThroughStore(config, identity, mpi_server, name));
-}
-
-Result<std::unique_ptr<Communicator>> ConnectThroughStore(const Config& config,
-                                                          const Identity& identity,
-                                                          std::shared_ptr<void> server,
-                                                          const std::string& name) {
   std::shared_ptr<void> own_server;
   COHORT_ASSIGN_OR_RETURN(std::shared_ptr<Store> store, OpenStore(config, identity, &own_server));
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<CommunicatorImpl> comm,

@@ -39,8 +39,9 @@ Result<MpiRendezvous> RendezvousThroughMpi(const Config& config, int rank,
 Result<MpiBroadcast> LoadWorldBroadcast(const Identity& identity);
 
 // Connects to the store at identity.store_addr with config.secret and makes the communicator
-// (keeping `server` alive with it). Shared by FromEnvironment and CommunicatorFromMpi.
-Result<std::unique_ptr<Communicator>> ConnectThroughStore(const Config& config,
+// (keeping `server` alive with it); without COHORT_JOB_ID, shm segments are named after the
+// store's port. Shared by FromEnvironment and CommunicatorFromMpi.
+Result<std::unique_ptr<Communicator>> ConnectThroughStore(Config config,
                                                           const Identity& identity,
                                                           std::shared_ptr<void> server,
                                                           const std::string& name);

@@ -44,11 +44,11 @@ class Work {
 
   std::string description_;
   const std::chrono::microseconds yield_for_;
-  std::atomic<bool> finished_{false};  // done_, readable without the mutex
   std::atomic<std::chrono::steady_clock::rep> first_wait_ns_{0};  // 0: nobody waited yet
   mutable std::mutex mutex_;
   std::condition_variable done_cv_;
-  bool done_ = false;
+  // Set once, under mutex_ and after status_ (release); polled without the mutex while yielding.
+  std::atomic<bool> done_{false};
   Status status_;
 };
 

@@ -68,10 +68,6 @@ std::unique_ptr<Communicator> CommunicatorFromMpi(MPI_Comm comm, const std::stri
       [comm](char* buffer, int bytes) { return Broadcast(comm, buffer, bytes); }));
   identity.store_addr = met.store_addr;
   config.secret = met.secret;
-  if (config.job_id.empty()) {
-    // Shared-memory names: unique among live jobs (the store's port), the same on every rank.
-    config.job_id = "mpi" + met.store_addr.substr(met.store_addr.rfind(':') + 1);
-  }
   return ValueOrThrow(ConnectThroughStore(config, identity, met.server, name));
 }
 
