@@ -1,9 +1,8 @@
 #include "runtime/comm/mpi_rendezvous.h"
 
-#include <dlfcn.h>
-
 #include <string>
 
+#include "runtime/base/companion.h"
 #include "runtime/net/socket.h"
 #include "runtime/store/auth.h"
 #include "runtime/store/tcp_store.h"
@@ -13,17 +12,6 @@ namespace {
 
 // "host:port\nsecret", NUL-padded: fixed size so every rank posts the same broadcast.
 constexpr int kPayloadBytes = 512;
-
-std::string LibraryFolder() {
-  Dl_info info{};
-  if (dladdr(reinterpret_cast<void*>(&RendezvousThroughMpi), &info) == 0 ||
-      info.dli_fname == nullptr) {
-    return "";
-  }
-  std::string path = info.dli_fname;
-  size_t slash = path.rfind('/');
-  return slash == std::string::npos ? "" : path.substr(0, slash + 1);
-}
 
 }  // namespace
 
@@ -62,22 +50,17 @@ Result<MpiRendezvous> RendezvousThroughMpi(const Config& config, int rank,
 }
 
 Result<MpiBroadcast> LoadWorldBroadcast(const Identity& identity) {
-  const std::string path = LibraryFolder() + kMpiHelperLibrary;
-  // RTLD_GLOBAL: Open MPI's plugins resolve libmpi's symbols from the global scope.
-  void* library = dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);
-  if (library == nullptr) library = dlopen(kMpiHelperLibrary, RTLD_NOW | RTLD_GLOBAL);
-  using Fn = int (*)(char*, int, char*, int);
-  Fn fn = library != nullptr ? reinterpret_cast<Fn>(dlsym(library, kMpiWorldBroadcastSymbol))
-                             : nullptr;
-  if (fn == nullptr) {
-    const char* why = dlerror();
+  Result<void*> symbol = LoadCompanionSymbol(kMpiHelperLibrary, kMpiWorldBroadcastSymbol);
+  if (!symbol.ok()) {
     return InvalidArgumentError(
         "rank " + std::to_string(identity.rank) + " of " + std::to_string(identity.size) +
         " was started by an MPI launcher (identity from " + identity.scheme + ") without a "
-        "rendezvous store address, and this cohort cannot bootstrap through MPI (" + path +
-        ": " + (why != nullptr ? why : "not found") + "). Build cohort where MPI is installed "
+        "rendezvous store address, and this cohort cannot bootstrap through MPI (" +
+        symbol.status().message() + "). Build cohort where MPI is installed "
         "(libopenmpi-dev), or set MASTER_ADDR, MASTER_PORT and COHORT_JOB_SECRET for every rank");
   }
+  using Fn = int (*)(char*, int, char*, int);
+  Fn fn = reinterpret_cast<Fn>(*symbol);
   return MpiBroadcast([fn](char* buffer, int bytes) -> Status {
     char error[512] = {};
     if (fn(buffer, bytes, error, static_cast<int>(sizeof(error))) != 0) {
