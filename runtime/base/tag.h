@@ -22,20 +22,28 @@ constexpr uint64_t MakeTag(CollectiveKind kind, uint64_t sequence,
   return (sequence << 16) | (op_bits << 12) | (dtype_bits << 8) | static_cast<uint64_t>(kind);
 }
 
-// "allreduce #7 (f32, sum)", or "point-to-point message #3" for send/recv traffic.
-inline std::string DescribeTag(uint64_t tag) {
+// "allreduce (f32, sum)": what the tag says apart from its sequence number (the ucx transport
+// carries only these 16 bits on the wire; runtime/transport/ucx/ucx_link.h).
+inline std::string DescribeTagKind(uint64_t tag) {
   auto kind = static_cast<CollectiveKind>(tag & 0xff);
   uint64_t dtype_bits = (tag >> 8) & 0xf;
   uint64_t op_bits = (tag >> 12) & 0xf;
-  std::string seq = std::to_string(tag >> 16);
-  if (kind == CollectiveKind::kSendRecv) return "point-to-point message #" + seq;
-  std::string out = std::string(CollectiveName(kind)) + " #" + seq;
+  if (kind == CollectiveKind::kSendRecv) return "point-to-point message";
+  std::string out(CollectiveName(kind));
   std::string details;
   if (dtype_bits != 0) details += DataTypeName(static_cast<DataType>(dtype_bits - 1));
   if (op_bits != 0) {
     details += (details.empty() ? "" : ", ") + std::string(ReduceOpName(static_cast<ReduceOp>(op_bits - 1)));
   }
   return details.empty() ? out : out + " (" + details + ")";
+}
+
+// "allreduce #7 (f32, sum)", or "point-to-point message #3" for send/recv traffic.
+inline std::string DescribeTag(uint64_t tag) {
+  std::string kind = DescribeTagKind(tag);
+  const std::string seq = " #" + std::to_string(tag >> 16);
+  const size_t details = kind.find(" (");
+  return details == std::string::npos ? kind + seq : kind.insert(details, seq);
 }
 
 }  // namespace cohort

@@ -16,7 +16,7 @@
 
 namespace cohort {
 
-enum class TransportChoice { kAuto, kShm, kTcp };
+enum class TransportChoice { kAuto, kShm, kTcp, kUcx };
 // How collectives on CUDA buffers run: NCCL when it loads (auto), NCCL or an error (nccl), or
 // staged through pinned host memory into the CPU path (staged; slow, always available).
 enum class CudaBackendChoice { kAuto, kNccl, kStaged };

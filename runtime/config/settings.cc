@@ -74,7 +74,8 @@ Status ParseTransport(const std::string& v, Config* c) {
   if (choice == "auto") c->transport = TransportChoice::kAuto;
   else if (choice == "shm") c->transport = TransportChoice::kShm;
   else if (choice == "tcp") c->transport = TransportChoice::kTcp;
-  else return InvalidArgumentError("expected auto, shm or tcp");
+  else if (choice == "ucx") c->transport = TransportChoice::kUcx;
+  else return InvalidArgumentError("expected auto, shm, tcp or ucx");
   return Status::Ok();
 }
 
@@ -172,7 +173,9 @@ const std::vector<Setting>& Table() {
         "Log level: WARN, INFO (transport per peer, algorithm per call), DETAIL (also checks that "
         "ranks call matching collectives)"},
        ParseDebug},
-      {{"COHORT_TRANSPORT", {}, "auto", "Force a transport for every pair: auto, shm or tcp"},
+      {{"COHORT_TRANSPORT", {}, "auto", "Transport for every pair: auto (shm on one host; between hosts ucx where "
+        "both have an RDMA device and cohort has UCX, else tcp), or force shm, tcp or ucx (UCX "
+        "picks its own transports: UCX_TLS)"},
        ParseTransport},
       {{"COHORT_SOCKET_IFNAME", {}, "(first non-loopback)",
         "Network interface for tcp links and the store, e.g. eth0"},

@@ -5,6 +5,9 @@
 //   tcp-addr/<r>    host:port of rank r's tcp listener (port 0: the kernel picks)
 //   shm-seg/<r>     name of rank r's shm segment (its inbound rings)
 //   shm-mapped/<r>  rank r has mapped every peer's segment; owners unlink after all peers did
+//   ucx-ok/<r>      "1"/"0" (auto only): rank r's host prefers UCX between hosts (an RDMA device
+//                   and UCX built in); a pair on different hosts uses ucx only if both say "1"
+//   ucx-addr/<r>    rank r's ucp worker address (written by libcohort_ucx, ucx_plugin.h)
 // A rank's arena segment (NodeArena) is named after its ring segment plus "-arena", so it needs
 // no key of its own; it exists when every rank on the host reaches the others over shm.
 #include "runtime/transport/connect.h"
@@ -23,12 +26,13 @@
 #include "runtime/transport/stream_link.h"
 #include "runtime/transport/tcp_connect.h"
 #include "runtime/transport/tcp_stream.h"
+#include "runtime/transport/ucx_plugin.h"
 
 namespace cohort {
 
 namespace {
 
-enum class Kind { kSelf, kShm, kTcp };
+enum class Kind { kSelf, kShm, kTcp, kUcx };
 
 std::chrono::milliseconds Left(Deadline deadline) {
   return std::chrono::milliseconds(std::max(deadline.remaining_ms(), 1));
@@ -56,6 +60,9 @@ class LinkBuilder {
   Status CreateShmSegment();
   Status ConnectTcp(std::vector<std::unique_ptr<Link>>* links);
   Status ConnectShm(Connections* out);
+  Status ConnectUcx(std::vector<std::unique_ptr<Link>>* links);
+  // auto: which of the peers on other hosts to reach over ucx (both hosts prefer it).
+  Status ChooseUcxBetweenHosts();
   // Whether this host's ranks get an arena: every one of them reached over shm.
   bool WantArena() const;
 
@@ -114,6 +121,10 @@ Status LinkBuilder::ChooseTransports() {
   const int me = s_.rank;
   kind_.assign(static_cast<size_t>(s_.size), Kind::kTcp);
   kind_[me] = Kind::kSelf;
+  if (s_.config.transport == TransportChoice::kUcx) {
+    for (int r = 0; r < s_.size; ++r) kind_[r] = r == me ? Kind::kSelf : Kind::kUcx;
+    return Status::Ok();
+  }
   std::vector<int> local;
   for (int r = 0; r < s_.size; ++r) {
     if (r != me && SameNode(r)) local.push_back(r);
@@ -128,6 +139,7 @@ Status LinkBuilder::ChooseTransports() {
       }
     }
   }
+  COHORT_RETURN_IF_ERROR(ChooseUcxBetweenHosts());
   if (local.empty()) return Status::Ok();
   COHORT_ASSIGN_OR_RETURN(bool ok_here, ShmPossibleHere(static_cast<int>(local.size()) + 1));
   COHORT_RETURN_IF_ERROR(s_.store->Set("shm-ok/" + std::to_string(me), ToBytes(ok_here ? "1" : "0")));
@@ -145,6 +157,24 @@ Status LinkBuilder::ChooseTransports() {
       kind_[r] = Kind::kShm;
       shm_peers_.push_back(r);
     }
+  }
+  return Status::Ok();
+}
+
+Status LinkBuilder::ChooseUcxBetweenHosts() {
+  std::vector<int> remote;
+  for (int r = 0; r < s_.size; ++r) {
+    if (r != s_.rank && !SameNode(r)) remote.push_back(r);
+  }
+  if (remote.empty()) return Status::Ok();
+  // Every rank with a peer on another host publishes before anyone waits, so no order deadlocks.
+  const bool here = HostHasRdmaDevice() && UcxTransportAvailable();
+  COHORT_RETURN_IF_ERROR(s_.store->Set("ucx-ok/" + std::to_string(s_.rank), ToBytes(here ? "1" : "0")));
+  if (!here) return Status::Ok();  // tcp for every remote peer, whatever they say
+  for (int r : remote) {
+    Result<Bytes> there = s_.store->Get("ucx-ok/" + std::to_string(r), Left(deadline_));
+    if (!there.ok()) return there.status().WithContext("waiting for " + Name(r) + " to join link set-up: ");
+    if (ToString(*there) == "1") kind_[r] = Kind::kUcx;
   }
   return Status::Ok();
 }
@@ -304,6 +334,23 @@ Status LinkBuilder::ConnectShm(Connections* out) {
   return own_segment_->Unlink();
 }
 
+Status LinkBuilder::ConnectUcx(std::vector<std::unique_ptr<Link>>* links) {
+  UcxSetup setup;
+  for (int r = 0; r < s_.size; ++r) {
+    if (kind_[r] == Kind::kUcx) setup.peers.push_back(r);
+  }
+  if (setup.peers.empty()) return Status::Ok();
+  setup.rank = s_.rank;
+  setup.size = s_.size;
+  setup.host_of_rank = s_.host_of_rank;
+  setup.store = s_.store;
+  setup.socket_ifname = s_.config.socket_ifname;
+  setup.deadline = deadline_;
+  COHORT_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Link>> made, ConnectUcxLinks(setup));
+  for (int r : setup.peers) (*links)[r] = std::move(made[r]);
+  return Status::Ok();
+}
+
 Result<Connections> LinkBuilder::Run() {
   COHORT_RETURN_IF_ERROR(Validate());
   Connections out;
@@ -317,6 +364,9 @@ Result<Connections> LinkBuilder::Run() {
   COHORT_RETURN_IF_ERROR(CreateShmSegment());
   COHORT_RETURN_IF_ERROR(ConnectTcp(&out.links));
   COHORT_RETURN_IF_ERROR(ConnectShm(&out));
+  // Last: its set-up waits for every ucx peer's hello, and every rank reaches it only after the
+  // phases above, so no rank waits here for something a peer publishes in an earlier phase.
+  COHORT_RETURN_IF_ERROR(ConnectUcx(&out.links));
   return out;
 }
 

@@ -1,7 +1,8 @@
 // Link set-up: every rank of a communicator connects to every other rank through the store.
-// Same host -> shm, otherwise tcp, unless config.transport forces one. shm set-up checks free
-// space in /dev/shm and falls back to tcp with a warning when there is not enough. Ranks on one
-// host that all reach each other over shm also get a NodeArena for the direct collectives.
+// Same host -> shm, otherwise tcp (or ucx between hosts with RDMA devices: ucx_plugin.h), unless
+// config.transport forces one. shm set-up checks free space in /dev/shm and falls back to tcp
+// with a warning when there is not enough. Ranks on one host that all reach each other over shm
+// also get a NodeArena for the direct collectives.
 #pragma once
 
 #include <memory>

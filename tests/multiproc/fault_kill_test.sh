@@ -2,9 +2,10 @@
 # Fault test: under cohortrun, the last rank SIGKILLs itself in the middle of a 256 MiB
 # allreduce. Passes when cohortrun exits non-zero, every survivor printed an error naming the
 # dead rank within 30 s, and no cohort-* entry created during the test is left in /dev/shm.
-# Usage: fault_kill_test.sh COHORTRUN FAULT_KILL_PROGRAM NP
+# Usage: fault_kill_test.sh COHORTRUN FAULT_KILL_PROGRAM NP [COHORTRUN OPTIONS...]
 set -u
 cohortrun=$1 program=$2 np=${3:-4}
+shift 3
 dead=$((np - 1))
 shm_listing() { ls /dev/shm 2>/dev/null | grep '^cohort-' | sort; }
 
@@ -13,7 +14,7 @@ trap 'rm -f "$before" "$after" "$output"' EXIT
 shm_listing >"$before"
 
 # --grace 45: survivors get time to see the failure and report it before cohortrun stops them.
-"$cohortrun" -np "$np" --timeout 240 --grace 45 -x COHORT_TIMEOUT=60 "$program" >"$output" 2>&1
+"$cohortrun" -np "$np" --timeout 240 --grace 45 -x COHORT_TIMEOUT=60 "$@" "$program" >"$output" 2>&1
 status=$?
 cat "$output"
 

@@ -3,7 +3,8 @@
 # bridge, each with its own address in a private /24 (10.231.N.0/24; the bridge holds .1 in the
 # root namespace, where cohortrun and its store run). cohortrun starts the ranks in them with
 # --rsh 'ip netns exec'. Cases:
-#   collectives  -H ns1:2,ns2:2 collective_check over tcp, every element checked
+#   collectives  -H ns1:2,ns2:2 collective_check over tcp, every element checked; again over ucx
+#                (UCX_TLS=tcp)
 #   placement    (--hostfile) each rank runs in its namespace with its identity; output
 #                prefixed [rank]
 #   kill         the last rank (on ns2) SIGKILLs itself mid-allreduce: the job stops on both
@@ -51,6 +52,20 @@ run collectives timeout 600 "$cohortrun" -H "$ns1:2,$ns2:2" "${mh[@]}" --timeout
 [ "$status" -eq 0 ] || fail "collectives: cohortrun exited $status"
 grep -qE "^\[0\] collective_check: [0-9]+ checks passed \(4 ranks" "$work/collectives" ||
   fail "collectives: no '[0] collective_check: N checks passed (4 ranks' line"
+
+# 1b. The same over ucx (libcohort_ucx), with UCX's tcp transport on the namespaces' interface
+# (COHORT_SOCKET_IFNAME from --network-interface becomes UCX_NET_DEVICES). Skipped, with a
+# message, where cohort was built without UCX.
+if [ -e "$(dirname "$cohortrun")/../libcohort_ucx.so" ]; then
+  run collectives_ucx timeout 600 "$cohortrun" -H "$ns1:2,$ns2:2" "${mh[@]}" --timeout 500 \
+    -x COHORT_TRANSPORT=ucx -x UCX_TLS=tcp -x COHORT_TIMEOUT=60 \
+    "$check" --big-scope min --expect-transport ucx --seed 4243
+  [ "$status" -eq 0 ] || fail "collectives_ucx: cohortrun exited $status"
+  grep -qE "^\[0\] collective_check: [0-9]+ checks passed \(4 ranks" "$work/collectives_ucx" ||
+    fail "collectives_ucx: no '[0] collective_check: N checks passed (4 ranks' line"
+else
+  echo "multihost_test: collectives_ucx skipped: no libcohort_ucx.so (built without UCX)"
+fi
 
 # Each rank runs in its own "host", knows its identity, and its output comes back prefixed.
 # The hosts come from a hostfile this time, in both of its forms.

@@ -7,6 +7,7 @@
 #include <functional>
 #include <numeric>
 
+#include "cohort/build_config.h"
 #include "runtime/base/deadline.h"
 #include "tests/unit/comm/thread_ranks.h"
 
@@ -63,11 +64,23 @@ TEST_P(CommTransportTest, BroadcastAllgatherAlltoallAndPointToPoint) {
   });
 }
 
+std::string TransportName(TransportChoice t) {
+  switch (t) {
+    case TransportChoice::kShm: return "shm";
+    case TransportChoice::kTcp: return "tcp";
+    case TransportChoice::kUcx: return "ucx";
+    case TransportChoice::kAuto: break;
+  }
+  return "auto";
+}
+
 INSTANTIATE_TEST_SUITE_P(Transports, CommTransportTest,
-                         ::testing::Values(TransportChoice::kShm, TransportChoice::kTcp),
-                         [](const auto& info) {
-                           return info.param == TransportChoice::kShm ? "shm" : "tcp";
-                         });
+                         ::testing::Values(TransportChoice::kShm, TransportChoice::kTcp
+#if COHORT_HAVE_UCX
+                                           , TransportChoice::kUcx
+#endif
+                                           ),
+                         [](const auto& info) { return TransportName(info.param); });
 
 TEST(Communicator, AsyncWorkCompletesInOrderWhileCallerComputes) {
   RunRanks(2, TestConfig(TransportChoice::kAuto, UniqueJobId()), [&](Communicator& comm) {
@@ -210,8 +223,11 @@ TEST(Communicator, DetailModeReportsRootMismatchWithBothCalls) {
   }
 }
 
-TEST(Communicator, MismatchedCountsAcrossRanksFailOnBothSides) {
-  auto errors = ErrorsOfTwoRanks(TestConfig(TransportChoice::kTcp, UniqueJobId()),
+// Over every network transport; ucx carries the check in its message tags (ucx_link.h).
+class NetworkMismatchTest : public ::testing::TestWithParam<TransportChoice> {};
+
+TEST_P(NetworkMismatchTest, MismatchedCountsAcrossRanksFailOnBothSides) {
+  auto errors = ErrorsOfTwoRanks(TestConfig(GetParam(), UniqueJobId()),
                                  [](int r, Communicator& comm) {
     std::vector<float> data(r == 0 ? 1000 : 999, 1.0f);
     comm.allreduce({data.data(), data.size(), DataType::kF32}, ReduceOp::kSum);
@@ -221,6 +237,27 @@ TEST(Communicator, MismatchedCountsAcrossRanksFailOnBothSides) {
     EXPECT_NE(errors[r].find("mismatch"), std::string::npos) << "rank " << r << ": " << errors[r];
   }
 }
+
+TEST_P(NetworkMismatchTest, DifferentDtypesOfEqualSizeNameBothCalls) {
+  auto errors = ErrorsOfTwoRanks(TestConfig(GetParam(), UniqueJobId()),
+                                 [](int r, Communicator& comm) {
+    std::vector<int32_t> data(64, 1);
+    comm.allreduce({data.data(), data.size(), r == 0 ? DataType::kF32 : DataType::kI32},
+                   ReduceOp::kSum);
+  });
+  for (int r = 0; r < 2; ++r) {
+    EXPECT_NE(errors[r].find("(f32, sum)"), std::string::npos) << "rank " << r << ": " << errors[r];
+    EXPECT_NE(errors[r].find("(i32, sum)"), std::string::npos) << "rank " << r << ": " << errors[r];
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Transports, NetworkMismatchTest,
+                         ::testing::Values(TransportChoice::kTcp
+#if COHORT_HAVE_UCX
+                                           , TransportChoice::kUcx
+#endif
+                                           ),
+                         [](const auto& info) { return TransportName(info.param); });
 
 TEST(Communicator, TimeoutNamesTheOperationAndThePeerAwaited) {
   Config config = TestConfig(TransportChoice::kShm, UniqueJobId());

@@ -1,0 +1,81 @@
+// libcohort_ucx.so's entry point: UCX link set-up for one communicator (ucx_plugin.h).
+#include <sched.h>
+
+#include <algorithm>
+#include <chrono>
+
+#include "runtime/base/logging.h"
+#include "runtime/transport/ucx/ucx_link.h"
+#include "runtime/transport/ucx_plugin.h"
+
+namespace cohort {
+namespace {
+
+std::string Host(const UcxSetup& s, int r) {
+  return static_cast<size_t>(r) < s.host_of_rank.size() ? s.host_of_rank[r] : std::string("?");
+}
+std::string Name(const UcxSetup& s, int r) {
+  return "rank " + std::to_string(r) + " (host " + Host(s, r) + ")";
+}
+
+Result<std::vector<std::unique_ptr<Link>>> Connect(const UcxSetup& s) {
+  if (static_cast<uint64_t>(s.size) > ucx_tag::kMaxRanks) {
+    return InvalidArgumentError("the ucx transport supports at most " +
+                                std::to_string(ucx_tag::kMaxRanks) + " ranks, this communicator has " +
+                                std::to_string(s.size) + "; use COHORT_TRANSPORT=tcp");
+  }
+  COHORT_ASSIGN_OR_RETURN(std::shared_ptr<UcxWorker> worker, UcxWorker::Create(s.socket_ifname));
+  COHORT_ASSIGN_OR_RETURN(std::string address, worker->Address());
+  COHORT_RETURN_IF_ERROR(s.store->Set("ucx-addr/" + std::to_string(s.rank), ToBytes(address)));
+
+  std::vector<std::unique_ptr<Link>> links(static_cast<size_t>(s.size));
+  std::vector<UcxLink*> pending;
+  for (int r : s.peers) {
+    const auto left = std::chrono::milliseconds(std::max(s.deadline.remaining_ms(), 1));
+    Result<Bytes> peer_address = s.store->Get("ucx-addr/" + std::to_string(r), left);
+    if (!peer_address.ok()) {
+      return peer_address.status().WithContext("waiting for the ucx address of " + Name(s, r) + ": ");
+    }
+    auto link = std::make_unique<UcxLink>(s.rank, r, Host(s, r), worker);
+    COHORT_RETURN_IF_ERROR(link->Connect(ToString(*peer_address)));
+    COHORT_RETURN_IF_ERROR(link->StartHello(s.size));
+    pending.push_back(link.get());
+    links[r] = std::move(link);
+  }
+  // Every peer answers its hello: the endpoints really reach each other.
+  while (!pending.empty()) {
+    for (size_t i = 0; i < pending.size();) {
+      Result<bool> done = pending[i]->HelloDone();
+      if (!done.ok()) return done.status().WithContext("ucx link set-up: ");
+      if (*done) {
+        COHORT_LOG(kInfo) << "rank " << s.rank << " -> " << pending[i]->peer_name() << ": ucx";
+        pending.erase(pending.begin() + static_cast<std::ptrdiff_t>(i));
+      } else {
+        ++i;
+      }
+    }
+    if (!pending.empty() && s.deadline.expired()) {
+      std::string names;
+      for (UcxLink* link : pending) names += (names.empty() ? "" : ", ") + link->peer_name();
+      return DeadlineExceededError(
+          "ucx link set-up: no answer within the connect timeout (COHORT_CONNECT_TIMEOUT) from " +
+          names + "; check that UCX_TLS and UCX_NET_DEVICES (or COHORT_SOCKET_IFNAME) name a "
+          "transport and device that reach those hosts");
+    }
+    if (!pending.empty()) sched_yield();  // the peers may share this CPU
+  }
+  return links;
+}
+
+}  // namespace
+}  // namespace cohort
+
+extern "C" __attribute__((visibility("default"))) void cohort_ucx_connect_v1(
+    const cohort::UcxSetup* setup, cohort::UcxConnectOutput* out) {
+  cohort::Result<std::vector<std::unique_ptr<cohort::Link>>> links = cohort::Connect(*setup);
+  if (links.ok()) {
+    out->links = std::move(*links);
+  } else {
+    out->status = links.status();
+  }
+}
