@@ -23,6 +23,12 @@ class SharedArena;
 struct World {
   int size = 1;
   const SharedArena* arena = nullptr;  // PeerIo::arena(): every rank on one host, shm arena on
+  // Hosts the ranks are on (1 when unknown), and whether some host has several of them.
+  int num_nodes = 1;
+  bool some_node_shared = false;
+  // Every host has the same number of ranks and each host's ranks are consecutive (rank r on
+  // host r / ranks_per_node): the layout the hierarchical allgather needs.
+  bool nodes_uniform_blocks = false;
 };
 
 struct CollectiveArgs {

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 
 #include "collectives/shared_arena.h"
 #include "runtime/base/status.h"
@@ -30,6 +31,13 @@ class PeerIo {
   // The arena of all ranks of this world (arena rank == rank), or null when some rank is on
   // another host or shared memory is off.
   virtual SharedArena* arena() { return nullptr; }
+
+  // Which host ("node") each rank is on, indexed by rank (equal values: same host); empty when
+  // unknown. The hierarchical algorithms split the world by it.
+  virtual std::span<const int> node_of_rank() const { return {}; }
+  // The arena of this rank's host alone: its ranks in rank order (arena rank i is the i-th
+  // lowest rank on this host), or null. Equal to arena() when the world is one host.
+  virtual SharedArena* node_arena() { return arena(); }
 };
 
 }  // namespace cohort

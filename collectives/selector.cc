@@ -9,6 +9,7 @@
 #include "collectives/binomial_broadcast.h"
 #include "collectives/binomial_reduce.h"
 #include "collectives/dissemination_barrier.h"
+#include "collectives/hierarchical.h"
 #include "collectives/pairwise_alltoall.h"
 #include "collectives/rabenseifner_allreduce.h"
 #include "collectives/recursive_doubling_allgather.h"
@@ -38,6 +39,10 @@ constexpr AlgorithmInfo kAlgorithms[] = {
     {K::kReduce, "binomial", &BinomialReduce, nullptr, false},
     {K::kAlltoall, "pairwise", &PairwiseAlltoall, nullptr, false},
     {K::kBarrier, "dissemination", &DisseminationBarrier, nullptr, false},
+    // Worlds that span hosts, some of them with several ranks (hierarchical.h).
+    {K::kAllreduce, "hierarchical", &HierarchicalAllreduce, &HierarchicalSupports, false},
+    {K::kBroadcast, "hierarchical", &HierarchicalBroadcast, &HierarchicalSupports, false},
+    {K::kAllgather, "hierarchical", &HierarchicalAllgather, &HierarchicalAllgatherSupports, false},
     // Direct shared-memory algorithms: only when every rank is on one host (shm_direct.h).
     {K::kAllreduce, "shm_direct", &ShmDirectAllreduce, &ShmDirectSupports, true},
     {K::kAllreduce, "shm_oneshot", &ShmOneShotAllreduce, &ShmOneShotSupports, true},
@@ -60,9 +65,10 @@ constexpr AlgorithmInfo kAlgorithms[] = {
 // reduce_scatter outputs, per peer for alltoall, as in collective_args.h). A collective whose
 // rules all fail takes its first supported algorithm in kAlgorithms.
 enum class Where {
-  kAny,    // any world
-  kArena,  // every rank on one host, with the shared-memory arena
-  kLinks,  // otherwise: messages over shm and tcp links
+  kAny,        // any world
+  kArena,      // every rank on one host, with the shared-memory arena
+  kLinks,      // otherwise: messages over shm and tcp links
+  kMultiNode,  // ranks on several hosts, some host with several (hierarchical.h)
 };
 
 struct AutoRule {
@@ -77,6 +83,14 @@ struct AutoRule {
 constexpr int kAnySize = INT32_MAX;
 constexpr size_t kAnyBytes = SIZE_MAX;
 constexpr size_t KiB = 1024;
+
+// Worlds across hosts first: the tuning run (one host) never saw them. Inside each host the
+// phases run on shared memory, so only one rank per host crosses the network.
+constexpr AutoRule kMultiNodeRules[] = {
+    {K::kAllreduce, Where::kMultiNode, 2, kAnySize, kAnyBytes, "hierarchical"},
+    {K::kBroadcast, Where::kMultiNode, 2, kAnySize, kAnyBytes, "hierarchical"},
+    {K::kAllgather, Where::kMultiNode, 2, kAnySize, kAnyBytes, "hierarchical"},
+};
 
 // Measured: the fastest algorithm per size, world size and Where of a tuning run.
 constexpr AutoRule kTunedRules[] = {
@@ -135,6 +149,7 @@ bool Applies(const AutoRule& rule, const CollectiveArgs& args, const World& worl
       bytes > rule.max_bytes) {
     return false;
   }
+  if (rule.where == Where::kMultiNode) return world.num_nodes > 1 && world.some_node_shared;
   return rule.where == Where::kAny || (rule.where == Where::kArena) == (world.arena != nullptr);
 }
 
@@ -146,7 +161,8 @@ struct ResolvedRule {
 const std::vector<ResolvedRule>& ResolvedRules() {
   static const std::vector<ResolvedRule> resolved = [] {
     std::vector<ResolvedRule> out;
-    for (std::span<const AutoRule> rules : {std::span<const AutoRule>(kTunedRules),
+    for (std::span<const AutoRule> rules : {std::span<const AutoRule>(kMultiNodeRules),
+                                            std::span<const AutoRule>(kTunedRules),
                                             std::span<const AutoRule>(kDefaultRules)}) {
       for (const AutoRule& rule : rules) {
         const AlgorithmInfo* info = Find(rule.kind, rule.name);
@@ -213,7 +229,8 @@ Result<const AlgorithmInfo*> SelectAlgorithm(const CollectiveArgs& args, const W
 }
 
 Status CheckRuleTables() {
-  for (std::span<const AutoRule> rules : {std::span<const AutoRule>(kTunedRules),
+  for (std::span<const AutoRule> rules : {std::span<const AutoRule>(kMultiNodeRules),
+                                          std::span<const AutoRule>(kTunedRules),
                                           std::span<const AutoRule>(kDefaultRules)}) {
     for (const AutoRule& rule : rules) {
       if (rule.name.empty() || Find(rule.kind, rule.name) != nullptr) continue;
@@ -228,7 +245,7 @@ Status CheckRuleTables() {
 Status RunCollective(PeerIo& io, const CollectiveArgs& args, Workspace& ws,
                      std::string_view forced_algorithm, std::string_view* chosen_name) {
   COHORT_ASSIGN_OR_RETURN(const AlgorithmInfo* algorithm,
-                          SelectAlgorithm(args, World{io.size(), io.arena()}, forced_algorithm));
+                          SelectAlgorithm(args, WorldOf(io), forced_algorithm));
   COHORT_RETURN_IF_ERROR(detail::ValidateArgs(io, args, args.kind,
                                               std::string(algorithm->name).c_str()));
   if (io.size() == 1) {

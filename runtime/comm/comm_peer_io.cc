@@ -6,9 +6,10 @@
 namespace cohort {
 
 CommPeerIo::CommPeerIo(int rank, int size, const std::vector<std::unique_ptr<Link>>* links,
-                       const std::vector<std::string>* host_of_rank, WaitHooks hooks,
-                       NodeArena* arena)
-    : rank_(rank), size_(size), host_of_rank_(host_of_rank), arena_(arena) {
+                       const std::vector<std::string>* host_of_rank,
+                       const std::vector<int>* node_of_rank, WaitHooks hooks, NodeArena* arena)
+    : rank_(rank), size_(size), host_of_rank_(host_of_rank), node_of_rank_(node_of_rank),
+      arena_(arena), arena_spans_world_(arena != nullptr && arena->size() == size) {
   for (const auto& link : *links) links_.push_back(link.get());
   hooks_ = std::move(hooks);
   if (arena_ != nullptr) calls_.resize(static_cast<size_t>(arena_->size()));

@@ -2,9 +2,10 @@
 // the current operation (so ranks that call different collectives or counts fail with a mismatch
 // instead of exchanging wrong bytes), waits through WaitForRequests, and bounds every wait: a
 // peer that died, an abort (local, or from another rank / the launcher), or the deadline ends it
-// with an error that names the operation, this rank and the peers still awaited. When the
-// communicator's ranks all share this host it also hands algorithms the NodeArena (as a
-// SharedArena whose waits follow the same rules).
+// with an error that names the operation, this rank and the peers still awaited. It hands
+// algorithms this host's NodeArena (as a SharedArena whose waits follow the same rules): as
+// arena() when the communicator's ranks all share this host, and as node_arena() (for the host
+// phases of the hierarchical collectives) when they span hosts.
 #pragma once
 
 #include <atomic>
@@ -27,9 +28,11 @@ namespace cohort {
 
 class CommPeerIo final : public PeerIo {
  public:
-  // `arena` (may be null, not owned) must span every rank of the communicator, in rank order.
+  // `arena` (may be null, not owned) spans this host's ranks in rank order; `node_of_rank`
+  // (not owned) gives every rank's host index.
   CommPeerIo(int rank, int size, const std::vector<std::unique_ptr<Link>>* links,
-             const std::vector<std::string>* host_of_rank, WaitHooks hooks, NodeArena* arena);
+             const std::vector<std::string>* host_of_rank, const std::vector<int>* node_of_rank,
+             WaitHooks hooks, NodeArena* arena);
 
   int rank() const override { return rank_; }
   int size() const override { return size_; }
@@ -43,7 +46,9 @@ class CommPeerIo final : public PeerIo {
   Status Send(int peer, const void* data, size_t bytes) override;
   Status Recv(int peer, void* data, size_t bytes) override;
   Status WaitAll() override;
-  SharedArena* arena() override { return arena_ != nullptr ? &arena_view_ : nullptr; }
+  SharedArena* arena() override { return arena_spans_world_ ? &arena_view_ : nullptr; }
+  SharedArena* node_arena() override { return arena_ != nullptr ? &arena_view_ : nullptr; }
+  std::span<const int> node_of_rank() const override { return *node_of_rank_; }
 
  private:
   struct Pending {
@@ -80,9 +85,11 @@ class CommPeerIo final : public PeerIo {
   int size_;
   std::vector<Link*> links_;  // index = peer rank; null for this rank
   const std::vector<std::string>* host_of_rank_;
+  const std::vector<int>* node_of_rank_;
   WaitHooks hooks_;
 
   NodeArena* arena_ = nullptr;
+  bool arena_spans_world_ = false;
   ArenaView arena_view_{this};
   // The arena's call check (node_arena.h): this operation's first Sync compares every rank's
   // announced call; `calls_` holds them (sized once, so the check allocates nothing).

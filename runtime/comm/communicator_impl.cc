@@ -56,10 +56,9 @@ Status CommunicatorImpl::Connect() {
   setup.config = config_;
   COHORT_ASSIGN_OR_RETURN(Connections connections, ConnectLinks(setup));
   links_ = std::move(connections.links);
-  // The direct shm collectives need every rank of the communicator in the arena.
-  if (connections.arena != nullptr && connections.arena->size() == size_) {
-    arena_ = std::move(connections.arena);
-  }
+  // The arena of this host's ranks: the direct shm collectives when it holds every rank of the
+  // communicator, the host phases of the hierarchical ones when the ranks span hosts.
+  arena_ = std::move(connections.arena);
   shm_bytes_ = connections.shm_bytes;
   caller_yield_for_ = backoff::CallerYieldFor(config_.busy_wait);
 
@@ -68,14 +67,15 @@ Status CommunicatorImpl::Connect() {
   hooks.cancelled_status = [this] { return AbortStatus(); };
   hooks.on_stall = [this] { return ThrottledRemoteAbortStatus(); };
   peer_io_ = std::make_unique<CommPeerIo>(rank_, size_, &links_, &topo_.host_of_rank,
-                                          std::move(hooks), arena_.get());
+                                          &topo_.node_of_rank, std::move(hooks), arena_.get());
   for (const auto& link : links_) raw_links_.push_back(link.get());
   COHORT_LOG(kInfo) << "communicator '" << name_ << "': rank " << rank_ << " of " << size_
                     << ", local rank " << topo_.local_rank << " of " << topo_.local_size
                     << " on " << topo_.host_of_rank[static_cast<size_t>(rank_)] << " (node "
                     << topo_.node_rank << " of " << topo_.num_nodes << "); "
                     << (shm_bytes_ >> 10) << " KiB of shared memory"
-                    << (arena_ != nullptr ? ", direct shm collectives on" : "");
+                    << (peer_io_->arena() != nullptr ? ", direct shm collectives on" : "")
+                    << (topo_.num_nodes > 1 && topo_.local_size > 1 ? ", hierarchical collectives across hosts" : "");
   progress_thread_ = std::thread([this] { ProgressLoop(); });
   return Status::Ok();
 }

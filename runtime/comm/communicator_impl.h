@@ -77,7 +77,6 @@ class CommunicatorImpl final : public Communicator {
   // Bytes of shared memory this rank allocated for its transports (rings and arena), and
   // whether the direct shared-memory collectives serve this communicator.
   size_t shm_bytes() const { return shm_bytes_; }
-  bool has_shm_arena() const { return arena_ != nullptr; }
 
  protected:
   void RunBlocking(CollectiveKind kind, const BufferView& send, const BufferView& recv,
@@ -171,7 +170,7 @@ class CommunicatorImpl final : public Communicator {
   std::shared_ptr<Store> store_;  // this communicator's namespace in root_store_
   Topology topo_;
   std::vector<std::unique_ptr<Link>> links_;
-  std::unique_ptr<NodeArena> arena_;  // all ranks on this host: the direct shm collectives
+  std::unique_ptr<NodeArena> arena_;  // this host's ranks (comm_peer_io.h), or null
   size_t shm_bytes_ = 0;
   // How long a thread that waits for this communicator keeps its CPU (backoff.h): the
   // caller's thread in a blocking call and in Work::wait. The progress thread keeps the short

@@ -7,6 +7,7 @@
 // progress thread does when it takes an operation off the queue; so an operation numbered
 // earlier always runs before one numbered later, whichever thread runs each. Arena algorithms
 // touch no link, so point-to-point messages the progress thread keeps moving are unaffected.
+#include "collectives/hierarchical.h"
 #include "collectives/selector.h"
 #include "runtime/base/errors.h"
 #include "runtime/comm/communicator_impl.h"
@@ -42,9 +43,9 @@ bool CommunicatorImpl::TryRunInline(Op& op, Status* status) {
   // A world of one runs here too: its collectives are local copies, and the hand-off to the
   // progress thread made an 8-byte allreduce cost 28 us instead of well under one.
   const bool alone = size_ == 1;
-  if ((arena_ == nullptr && !alone) || config_.check_fingerprints) return false;
+  if ((peer_io_->arena() == nullptr && !alone) || config_.check_fingerprints) return false;
   Result<const AlgorithmInfo*> algorithm =
-      SelectAlgorithm(op.args, World{size_, peer_io_->arena()}, config_.algorithm);
+      SelectAlgorithm(op.args, WorldOf(*peer_io_), config_.algorithm);
   if (!algorithm.ok() || !((*algorithm)->needs_arena || alone)) return false;
 
   std::unique_lock queue_lock(mutex_);

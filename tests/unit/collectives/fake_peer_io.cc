@@ -145,6 +145,7 @@ Status FakeArena::Express(const void* mine, size_t bytes, std::byte* all) {
 }
 
 SharedArena* FakePeerIo::arena() { return world_->with_arena_ ? &arena_ : nullptr; }
+std::span<const int> FakePeerIo::node_of_rank() const { return world_->node_of_rank_; }
 
 FakeWorld::FakeWorld(int size, bool with_arena)
     : size_(size), with_arena_(with_arena),

@@ -18,6 +18,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -57,6 +58,7 @@ class FakePeerIo : public PeerIo {
   Status Recv(int peer, void* data, size_t bytes) override;
   Status WaitAll() override;
   SharedArena* arena() override;
+  std::span<const int> node_of_rank() const override;
 
   size_t pending() const { return sends_.size() + recvs_.size(); }
   size_t max_outstanding() const { return max_outstanding_; }
@@ -97,6 +99,12 @@ class FakeWorld {
   size_t Undelivered();
   // Fails every pending and future wait (called when a rank detects a mismatch).
   void Abort(const std::string& why);
+  // Places the ranks on hosts (node index per rank): the world then spans hosts and offers no
+  // arena, as a communicator across hosts does; the host phases run on messages.
+  void SetNodes(std::vector<int> node_of_rank) {
+    node_of_rank_ = std::move(node_of_rank);
+    with_arena_ = false;
+  }
 
  private:
   friend class FakePeerIo;
@@ -111,6 +119,7 @@ class FakeWorld {
 
   int size_;
   bool with_arena_;
+  std::vector<int> node_of_rank_;
   std::vector<std::vector<std::byte>> slots_;              // per rank: kSlots * kFakeSlotBytes
   // The arena's step counters (per rank: last step arrived at), under a lock: threads.
   std::mutex arena_mutex_;
