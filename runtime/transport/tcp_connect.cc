@@ -18,7 +18,8 @@ namespace {
 constexpr char kPurpose[] = "tcp-link";
 constexpr uint32_t kHelloMagic = 0x4F4C4548;  // "HELO"
 constexpr uint8_t kAccepted = 1;
-// Refused because the connector uses another stream count; the acceptor's count follows (int32).
+// Refused because the connector uses another stream count; 4 bytes follow, the first holding the
+// acceptor's count (at most 64).
 constexpr uint8_t kOtherStreamCount = 2;
 
 struct Hello {
