@@ -6,7 +6,8 @@
 #                 (per direction: what a 2-rank allreduce or allgather, which sends and receives
 #                 at once, can get)
 #   cohort        cohort-bench allreduce and allgather at 64 MiB over tcp, through cohortrun
-#                 --rsh 'ip netns exec'
+#                 --rsh 'ip netns exec', with one tcp socket per pair and with four
+#                 (COHORT_SOCKET_NSTREAMS=4; column streams), side by side
 #   openmpi       the same through cohort-bench --baseline mpi under mpirun (ob1/tcp), its
 #                 daemons started in the namespaces through plm_rsh_agent 'ip netns exec'
 # Writes results.csv (every run), summary.md (medians, ratios to raw TCP), results.png,
@@ -61,23 +62,23 @@ raw_tcp_both_ways() {  # raw_tcp_both_ways ROUND: ns1 -> ns2 and ns2 -> ns1 at o
   echo "raw-tcp,both-ways,1,$1,$(gbps_of "$work/raw12" "$work/raw21")" >>"$csv"
 }
 
-busbw() {  # busbw SYSTEM COLLECTIVE ROUND JSON: the out-of-place busbw of the JSON's one row
+busbw() {  # busbw SYSTEM COLLECTIVE STREAMS ROUND JSON: the out-of-place busbw of the JSON's one row
   local value
-  value=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"][0]["oop"]["busbw"])' "$4" 2>>"$log") ||
-    { echo "netns_bench: $1 $2 round $3 wrote no result (see $log)" | tee -a "$log"; return; }
-  echo "$1,$2,1,$3,$value" >>"$csv"
+  value=$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["rows"][0]["oop"]["busbw"])' "$5" 2>>"$log") ||
+    { echo "netns_bench: $1 $2 ($3 streams) round $4 wrote no result (see $log)" | tee -a "$log"; return; }
+  echo "$1,$2,$3,$4,$value" >>"$csv"
 }
 
 bench=(-b 64M -e 64M -n 10 -w 3)
-cohort() {  # cohort COLLECTIVE ROUND
+cohort() {  # cohort COLLECTIVE STREAMS ROUND: STREAMS tcp sockets per pair
   local cmd=("$build/launcher/cohortrun" -H "$ns1:1,$ns2:1" --rsh "ip netns exec"
              --store-addr "$net.1" --network-interface cohort0 --timeout 300
-             -x COHORT_TRANSPORT=tcp "$build/benchmarks/cohort-bench" "$1" "${bench[@]}"
-             --json "$work/cohort.json")
-  [ "$2" -eq 1 ] && echo "${cmd[*]}" >>"$cmds"
+             -x COHORT_TRANSPORT=tcp -x COHORT_SOCKET_NSTREAMS="$2"
+             "$build/benchmarks/cohort-bench" "$1" "${bench[@]}" --json "$work/cohort.json")
+  [ "$3" -eq 1 ] && echo "${cmd[*]}" >>"$cmds"
   rm -f "$work/cohort.json"
   timeout 600 "${cmd[@]}" >>"$log" 2>&1
-  busbw cohort "$1" "$2" "$work/cohort.json"
+  busbw cohort "$1" "$2" "$3" "$work/cohort.json"
 }
 
 # mpirun's remote shell: it hands over one command line (for ssh's shell), so run it with sh -c
@@ -94,7 +95,7 @@ openmpi() {  # openmpi COLLECTIVE ROUND
   [ "$2" -eq 1 ] && echo "${cmd[*]}" >>"$cmds"
   rm -f "$work/mpi.json"
   timeout 600 "${cmd[@]}" >>"$log" 2>&1
-  busbw openmpi "$1" "$2" "$work/mpi.json"
+  busbw openmpi "$1" 1 "$2" "$work/mpi.json"
 }
 
 for r in $(seq 1 "$rounds"); do
@@ -103,7 +104,8 @@ for r in $(seq 1 "$rounds"); do
   raw_tcp 4 "$r"
   raw_tcp_both_ways "$r"
   for c in allreduce allgather; do
-    cohort "$c" "$r"
+    cohort "$c" 1 "$r"
+    cohort "$c" 4 "$r"
     command -v mpirun >/dev/null && openmpi "$c" "$r"
   done
 done

@@ -24,7 +24,8 @@ def main(csv_path, md_path, png_path):
         system, collective, streams = key
         label = (f"raw TCP {collective}, {streams} stream{'s' if streams > 1 else ''}"
                  + (" (per direction)" if collective == "both-ways" else "")
-                 if system == "raw-tcp" else f"{system} {collective} 64 MiB (busbw)")
+                 if system == "raw-tcp" else f"{system} {collective} 64 MiB (busbw)"
+                 + (f", {streams} tcp streams" if streams > 1 else ""))
         ratio = f"{medians[key] / base:.2f}x" if base else "-"
         lines.append(f"| {label} | {medians[key]:.2f} | {len(runs[key])} | {ratio} |")
         labels.append((label, medians[key]))

@@ -42,7 +42,8 @@ po::options_description Describe() {
        "address (and port) the store listens on, which every host must reach (default: the "
        "--network-interface's address, else this host's first non-loopback one)")
       ("network-interface", po::value<std::string>()->value_name("IF"),
-       "network interface for the store and the ranks' tcp links (sets COHORT_SOCKET_IFNAME)")
+       "network interface for the store and the ranks' tcp links: a name, prefixes (eth,ib), "
+       "^exclusions or an IPv4 subnet (sets COHORT_SOCKET_IFNAME)")
       ("oversubscribe", "allow more ranks than the hosts' slots")
       ("mpi", "hand spawning to Open MPI's mpirun (on PATH) with the matching options; the ranks "
               "meet through MPI")

@@ -27,6 +27,7 @@ struct Config {
   bool check_fingerprints = false;             // COHORT_DEBUG=DETAIL
   TransportChoice transport = TransportChoice::kAuto;  // COHORT_TRANSPORT
   std::string socket_ifname;                   // COHORT_SOCKET_IFNAME: interface for tcp
+  int socket_nstreams = 1;                     // COHORT_SOCKET_NSTREAMS: tcp sockets per peer
   std::string algorithm = "auto";              // COHORT_ALGO: force one collective algorithm
   size_t shm_ring_bytes = 4u << 20;            // COHORT_SHM_RING_BYTES: per directed pair
   size_t chunk_bytes = 1u << 20;               // COHORT_CHUNK_BYTES: pipelining unit

@@ -49,6 +49,19 @@ Status ParseMinBytes(const std::string& value, size_t min_bytes, size_t* out) {
   return Status::Ok();
 }
 
+// A whole number from `min` to `max`; `what` names its unit in the error.
+Status ParseIntInRange(const std::string& value, long min, long max, const std::string& what,
+                       int* out) {
+  char* end = nullptr;
+  long n = std::strtol(value.c_str(), &end, 10);
+  if (value.empty() || *end != '\0' || n < min || n > max) {
+    return InvalidArgumentError("expected a number of " + what + " from " + std::to_string(min) +
+                                " to " + std::to_string(max));
+  }
+  *out = static_cast<int>(n);
+  return Status::Ok();
+}
+
 Status ParseTimeout(const std::string& v, Config* c) { return ParsePositiveDuration(v, &c->timeout); }
 Status ParseConnectTimeout(const std::string& v, Config* c) {
   return ParsePositiveDuration(v, &c->connect_timeout);
@@ -80,9 +93,13 @@ Status ParseTransport(const std::string& v, Config* c) {
 }
 
 Status ParseIfname(const std::string& v, Config* c) {
-  // Whether the interface exists is checked where sockets are opened (it lists the real ones).
+  // Checked where sockets are opened (interface_select.h): the error lists the real interfaces.
   c->socket_ifname = v;
   return Status::Ok();
+}
+
+Status ParseNstreams(const std::string& v, Config* c) {
+  return ParseIntInRange(v, 1, 64, "tcp sockets per pair of ranks", &c->socket_nstreams);
 }
 
 Status ParseAlgo(const std::string& v, Config* c) {
@@ -137,13 +154,7 @@ Status ParseStagingChunkBytes(const std::string& v, Config* c) {
 }
 
 Status ParsePsServers(const std::string& v, Config* c) {
-  char* end = nullptr;
-  long n = std::strtol(v.c_str(), &end, 10);
-  if (v.empty() || *end != '\0' || n < 0 || n > 65536) {
-    return InvalidArgumentError("expected a number of servers from 0 to 65536");
-  }
-  c->ps_servers = static_cast<int>(n);
-  return Status::Ok();
+  return ParseIntInRange(v, 0, 65536, "servers", &c->ps_servers);
 }
 
 Status ParseBusyWait(const std::string& v, Config* c) {
@@ -178,13 +189,24 @@ const std::vector<Setting>& Table() {
         "picks its own transports: UCX_TLS)"},
        ParseTransport},
       {{"COHORT_SOCKET_IFNAME", {}, "(first non-loopback)",
-        "Network interface for tcp links and the store, e.g. eth0"},
+        "Network interface for tcp links and the store: a name or comma-separated name prefixes "
+        "(eth0; eth,ib), =names for exact names (=eth0), ^names to exclude (^docker,lo), or an "
+        "IPv4 subnet whose first local address is used (10.231.0.0/16); loopback only when "
+        "nothing else matches"},
        ParseIfname},
+      {{"COHORT_SOCKET_NSTREAMS", {}, "1",
+        "tcp sockets per pair of ranks, 1 to 64. Above 1, messages of 64KiB or more are cut into "
+        "equal pieces sent over all of them at once and smaller ones take turns, which helps "
+        "where one tcp flow cannot fill the link (one core per flow, per-flow limits); every rank "
+        "must use the same value"},
+       ParseNstreams},
       {{"COHORT_ALGO", {}, "auto",
         "Force one collective algorithm: shm_express, shm_oneshot, shm_direct (one host, through "
         "the arena), ring, recursive_doubling, rabenseifner, recursive_halving, binomial, "
-        "pairwise, dissemination (auto picks from the tuned table by size, world size and "
-        "transport; an algorithm that does not apply falls back to auto)"},
+        "pairwise, dissemination, hierarchical (inside each host through shared memory, across "
+        "hosts between one leader per host). auto picks hierarchical when ranks span hosts and "
+        "share memory on each, else from the tuned table by size, world size and transport; an "
+        "algorithm that does not apply falls back to auto"},
        ParseAlgo},
       {{"COHORT_SHM_RING_BYTES", {}, "4MiB",
         "Shared-memory ring size per directed pair of local ranks; at least 4096"},

@@ -15,6 +15,8 @@
 #include <cstring>
 #include <thread>
 
+#include "runtime/net/interface_select.h"
+
 namespace cohort {
 
 UniqueFd& UniqueFd::operator=(UniqueFd&& other) noexcept {
@@ -236,24 +238,8 @@ std::vector<std::pair<std::string, std::string>> ListInterfaces() {
   return out;
 }
 
-Result<std::string> InterfaceAddress(const std::string& ifname) {
-  auto all = ListInterfaces();
-  std::string names;
-  for (const auto& [name, address] : all) {
-    if (name == ifname) return address;
-    names += (names.empty() ? "" : ", ") + name + " (" + address + ")";
-  }
-  return InvalidArgumentError("network interface '" + ifname +
-                         "' (COHORT_SOCKET_IFNAME) does not exist or has no IPv4 address; "
-                         "interfaces that are up: " + (names.empty() ? "none" : names));
-}
-
 Result<std::string> ChooseLocalAddress(const std::string& ifname) {
-  if (!ifname.empty()) return InterfaceAddress(ifname);
-  for (const auto& [name, address] : ListInterfaces()) {
-    if (name != "lo" && address.rfind("127.", 0) != 0) return address;
-  }
-  return std::string("127.0.0.1");
+  return SelectInterfaceAddress(ifname, ListInterfaces());
 }
 
 std::string Hostname() {

@@ -66,12 +66,11 @@ Status ReadFull(int fd, void* data, size_t bytes, Deadline deadline, const std::
 // Waits until fd is readable (or writable); kDeadlineExceeded on timeout.
 Status WaitReadable(int fd, Deadline deadline, const std::string& what);
 
-// The IPv4 address of interface `ifname`; an unknown name is an error listing the interfaces.
-Result<std::string> InterfaceAddress(const std::string& ifname);
 // Names and IPv4 addresses of the interfaces that are up.
 std::vector<std::pair<std::string, std::string>> ListInterfaces();
-// The address this host is reached at by peers: `ifname`'s if given, else the first non-loopback
-// interface that is up, else 127.0.0.1.
+// The address this host is reached at by peers, chosen among ListInterfaces() by `ifname`, the
+// value of COHORT_SOCKET_IFNAME: a name, prefixes, exclusions or a subnet (interface_select.h);
+// empty: the first non-loopback interface that is up, else 127.0.0.1.
 Result<std::string> ChooseLocalAddress(const std::string& ifname);
 std::string Hostname();
 

@@ -298,14 +298,8 @@ void Endpoint::Block(Clock::duration idle) {
   for (size_t m = 0; m < links_.size(); ++m) {
     Link* link = links_[m].get();
     if (link == nullptr || !link_error_[m].ok()) continue;
-    const int fd = link->poll_fd();
-    if (fd < 0) {
-      fdless = true;
-      continue;
-    }
-    const short events = static_cast<short>((link->wants_read() ? POLLIN : 0) |
-                                            (link->wants_write() ? POLLOUT : 0));
-    fds.push_back({fd, events, 0});
+    // Any link with nothing to poll (shm), busy or not: a request may arrive on it unasked.
+    if (link->AppendPollFds(&fds)) fdless = true;
   }
   microseconds nap = kTickEvery;
   if (fdless) {

@@ -24,6 +24,7 @@
 #include "runtime/transport/shm_segment.h"
 #include "runtime/transport/shm_stream.h"
 #include "runtime/transport/stream_link.h"
+#include "runtime/transport/striped_link.h"
 #include "runtime/transport/tcp_connect.h"
 #include "runtime/transport/tcp_stream.h"
 #include "runtime/transport/ucx_plugin.h"
@@ -59,6 +60,10 @@ class LinkBuilder {
   Status StartTcp();
   Status CreateShmSegment();
   Status ConnectTcp(std::vector<std::unique_ptr<Link>>* links);
+  // The link to rank `r` over its connected sockets: one StreamLink, or a StripedLink over
+  // several (COHORT_SOCKET_NSTREAMS).
+  Result<std::unique_ptr<Link>> MakeTcpLink(int r, std::vector<UniqueFd> sockets,
+                                            const std::vector<std::string>& addresses);
   Status ConnectShm(Connections* out);
   Status ConnectUcx(std::vector<std::unique_ptr<Link>>* links);
   // auto: which of the peers on other hosts to reach over ucx (both hosts prefer it).
@@ -196,7 +201,8 @@ Status LinkBuilder::StartTcp() {
   COHORT_ASSIGN_OR_RETURN(auto listener, Listen(host, 0));
   my_address_ = HostPort{host, listener.second}.ToString();
   acceptor_ = std::make_unique<TcpAcceptor>(std::move(listener.first), s_.rank, s_.size,
-                                            std::move(expected), s_.config.secret, deadline_);
+                                            std::move(expected), s_.config.socket_nstreams,
+                                            s_.config.secret, deadline_);
   return s_.store->Set("tcp-addr/" + std::to_string(s_.rank), ToBytes(my_address_));
 }
 
@@ -251,26 +257,47 @@ Status LinkBuilder::ConnectTcp(std::vector<std::unique_ptr<Link>>* links) {
     if (!address.ok()) {
       return address.status().WithContext("waiting for the tcp address of " + Name(r) + ": ");
     }
-    COHORT_ASSIGN_OR_RETURN(UniqueFd fd, ConnectTcpPeer(ToString(*address), s_.rank, s_.size,
-                                                        s_.config.secret, deadline_, Name(r)));
-    COHORT_ASSIGN_OR_RETURN(auto stream, MakeTcpStream(std::move(fd), ToString(*address)));
-    COHORT_LOG(kInfo) << "rank " << s_.rank << " -> " << Name(r) << ": tcp to " << ToString(*address);
-    (*links)[r] = std::make_unique<StreamLink>(r, Host(r), std::move(stream));
+    const int nstreams = s_.config.socket_nstreams;
+    std::vector<UniqueFd> sockets;
+    for (int i = 0; i < nstreams; ++i) {
+      COHORT_ASSIGN_OR_RETURN(UniqueFd fd, ConnectTcpPeer(ToString(*address), s_.rank, s_.size, i,
+                                                          nstreams, s_.config.secret, deadline_,
+                                                          Name(r)));
+      sockets.push_back(std::move(fd));
+    }
+    COHORT_LOG(kInfo) << "rank " << s_.rank << " -> " << Name(r) << ": tcp to " << ToString(*address)
+                      << (nstreams > 1 ? " (" + std::to_string(nstreams) + " streams)" : "");
+    const std::vector<std::string> addresses(sockets.size(), ToString(*address));
+    COHORT_ASSIGN_OR_RETURN((*links)[r], MakeTcpLink(r, std::move(sockets), addresses));
   }
   std::vector<std::string> names;
   for (int r = 0; r < s_.size; ++r) names.push_back(Name(r));
-  std::vector<UniqueFd> sockets(static_cast<size_t>(s_.size));
-  std::vector<std::string> addresses(static_cast<size_t>(s_.size));
+  std::vector<std::vector<UniqueFd>> sockets(static_cast<size_t>(s_.size));
+  std::vector<std::vector<std::string>> addresses(static_cast<size_t>(s_.size));
   COHORT_RETURN_IF_ERROR(acceptor_->WaitAll(names, &sockets, &addresses));
   acceptor_.reset();
   for (int r = s_.rank + 1; r < s_.size; ++r) {
     if (kind_[r] != Kind::kTcp) continue;
-    COHORT_ASSIGN_OR_RETURN(auto stream, MakeTcpStream(std::move(sockets[r]), addresses[r]));
-    COHORT_LOG(kInfo) << "rank " << s_.rank << " -> " << Name(r) << ": tcp from " << addresses[r]
-                      << " to " << my_address_;
-    (*links)[r] = std::make_unique<StreamLink>(r, Host(r), std::move(stream));
+    COHORT_LOG(kInfo) << "rank " << s_.rank << " -> " << Name(r) << ": tcp from "
+                      << addresses[r].front() << " to " << my_address_
+                      << (addresses[r].size() > 1
+                              ? " (" + std::to_string(addresses[r].size()) + " streams)"
+                              : "");
+    COHORT_ASSIGN_OR_RETURN((*links)[r], MakeTcpLink(r, std::move(sockets[r]), addresses[r]));
   }
   return Status::Ok();
+}
+
+Result<std::unique_ptr<Link>> LinkBuilder::MakeTcpLink(int r, std::vector<UniqueFd> sockets,
+                                                       const std::vector<std::string>& addresses) {
+  std::vector<std::unique_ptr<StreamLink>> streams;
+  for (size_t i = 0; i < sockets.size(); ++i) {
+    COHORT_ASSIGN_OR_RETURN(auto stream, MakeTcpStream(std::move(sockets[i]), addresses[i]));
+    streams.push_back(std::make_unique<StreamLink>(r, Host(r), std::move(stream)));
+  }
+  // One socket: exactly the single StreamLink of a plain tcp pair, no wrapper.
+  if (streams.size() == 1) return std::unique_ptr<Link>(std::move(streams.front()));
+  return std::unique_ptr<Link>(std::make_unique<StripedLink>(r, std::move(streams)));
 }
 
 Status LinkBuilder::ConnectShm(Connections* out) {
@@ -344,7 +371,17 @@ Status LinkBuilder::ConnectUcx(std::vector<std::unique_ptr<Link>>* links) {
   setup.size = s_.size;
   setup.host_of_rank = s_.host_of_rank;
   setup.store = s_.store;
-  setup.socket_ifname = s_.config.socket_ifname;
+  if (!s_.config.socket_ifname.empty()) {
+    // UCX_NET_DEVICES wants the interface's name; COHORT_SOCKET_IFNAME may be prefixes or a
+    // subnet, so pass the interface it selects.
+    COHORT_ASSIGN_OR_RETURN(std::string address, ChooseLocalAddress(s_.config.socket_ifname));
+    for (const auto& [name, ip] : ListInterfaces()) {
+      if (ip == address) {
+        setup.socket_ifname = name;
+        break;
+      }
+    }
+  }
   setup.deadline = deadline_;
   COHORT_ASSIGN_OR_RETURN(std::vector<std::unique_ptr<Link>> made, ConnectUcxLinks(setup));
   for (int r : setup.peers) (*links)[r] = std::move(made[r]);

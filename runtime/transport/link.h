@@ -1,6 +1,7 @@
 // Link: the transport interface. One Link connects this rank to one peer rank and moves tagged,
 // contiguous messages both ways. Implementations: shm (same host) and tcp; both are byte streams
-// underneath (stream_link.h), so framing, matching and errors are written once.
+// underneath (stream_link.h), so framing, matching and errors are written once. A tcp pair with
+// several sockets (COHORT_SOCKET_NSTREAMS) is a StripedLink over one StreamLink per socket.
 //
 // Matching: messages in one direction are matched in order. The n-th PostSend on one side meets
 // the n-th PostRecv on the other; their tags and byte counts must agree, or both requests fail
@@ -10,10 +11,13 @@
 // Buffers and Request objects must stay valid until the Request is done.
 #pragma once
 
+#include <poll.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "runtime/base/status.h"
 
@@ -43,13 +47,17 @@ class Link {
   // True while a posted request is not done.
   virtual bool busy() const = 0;
 
-  // A file descriptor to poll() for POLLIN while waiting, or -1 when the link has none (shm).
-  virtual int poll_fd() const { return -1; }
-  // Whether `poll_fd()` must also be polled for POLLOUT (a send is blocked on a full socket).
-  virtual bool wants_write() const { return false; }
-  // Whether incoming bytes could make progress now, i.e. `poll_fd()` is worth polling for POLLIN
-  // (false while a received header waits for its receive to be posted).
-  virtual bool wants_read() const { return true; }
+  // Appends what to poll() while waiting for this link: one pollfd per socket, with POLLIN when
+  // incoming bytes could make progress now (not while a received header waits for its receive
+  // to be posted) and POLLOUT when a send is blocked on a full socket. Returns true when the link
+  // (or a part of it) has nothing to poll (shm, or a closed stream): it moves only when looked
+  // at, so a waiter must nap and look again rather than block in poll(). Callers combine that
+  // with busy() as they need (the progress waiter only naps for busy links; the parameter store,
+  // which must notice unsolicited messages, naps for any).
+  virtual bool AppendPollFds(std::vector<pollfd>* fds) const {
+    (void)fds;
+    return true;
+  }
 
   // Checks, without blocking, that the peer still exists (shm: its pid). Links whose peer's
   // death shows up as an error on its own (tcp: EOF, reset) return Ok.

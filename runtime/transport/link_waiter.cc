@@ -97,13 +97,7 @@ Status WaitForRequests(std::span<Link* const> links, std::span<Request* const> r
     bool fdless_busy = false;
     for (Link* link : links) {
       if (link == nullptr) continue;
-      int fd = link->poll_fd();
-      if (fd < 0) {
-        fdless_busy = fdless_busy || link->busy();
-        continue;
-      }
-      short events = (link->wants_read() ? POLLIN : 0) | (link->wants_write() ? POLLOUT : 0);
-      fds.push_back(pollfd{fd, events, 0});
+      if (link->AppendPollFds(&fds)) fdless_busy = fdless_busy || link->busy();
     }
     if (fdless_busy) {
       if (idle < (hooks != nullptr ? hooks->yield_for : backoff::kYieldFor)) {

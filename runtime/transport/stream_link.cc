@@ -7,6 +7,7 @@
 
 #include "runtime/base/logging.h"
 #include "runtime/base/tag.h"
+#include "runtime/transport/stripe_plan.h"
 
 namespace cohort {
 
@@ -35,7 +36,7 @@ std::string StreamLink::peer_name() const {
 }
 
 Status StreamLink::Post(detail::RingQueue<Op>& queue, const char* what, uint64_t tag, char* data,
-                        size_t bytes, Request* request) {
+                        size_t bytes, uint32_t flags, Request* request) {
   if (request == nullptr || (data == nullptr && bytes > 0)) {
     return InvalidArgumentError(std::string(what) + " " + peer_name() + ": null " +
                                 (request == nullptr ? "request" : "buffer") + " for " +
@@ -47,18 +48,28 @@ Status StreamLink::Post(detail::RingQueue<Op>& queue, const char* what, uint64_t
   }
   request->done = false;
   request->status = Status::Ok();
-  queue.push_back(Op{tag, data, bytes, request});
+  queue.push_back(Op{tag, data, bytes, flags, request});
   return Status::Ok();
 }
 
 Status StreamLink::PostSend(uint64_t tag, const void* data, size_t bytes, Request* request) {
-  // The send side only reads through this pointer.
-  return Post(sends_, "PostSend to", tag, const_cast<char*>(static_cast<const char*>(data)), bytes,
-              request);
+  return PostSendFrame(tag, data, bytes, 0, request);
 }
 
 Status StreamLink::PostRecv(uint64_t tag, void* data, size_t bytes, Request* request) {
-  return Post(recvs_, "PostRecv from", tag, static_cast<char*>(data), bytes, request);
+  return PostRecvFrame(tag, data, bytes, 0, request);
+}
+
+Status StreamLink::PostSendFrame(uint64_t tag, const void* data, size_t bytes, uint32_t flags,
+                                 Request* request) {
+  // The send side only reads through this pointer.
+  return Post(sends_, "PostSend to", tag, const_cast<char*>(static_cast<const char*>(data)), bytes,
+              flags, request);
+}
+
+Status StreamLink::PostRecvFrame(uint64_t tag, void* data, size_t bytes, uint32_t flags,
+                                 Request* request) {
+  return Post(recvs_, "PostRecv from", tag, static_cast<char*>(data), bytes, flags, request);
 }
 
 Result<bool> StreamLink::Progress() {
@@ -66,6 +77,14 @@ Result<bool> StreamLink::Progress() {
   COHORT_ASSIGN_OR_RETURN(bool sent, ProgressSends());
   COHORT_ASSIGN_OR_RETURN(bool received, ProgressRecvs());
   return sent || received;
+}
+
+bool StreamLink::AppendPollFds(std::vector<pollfd>* fds) const {
+  const int fd = broken_ ? -1 : stream_->poll_fd();
+  if (fd < 0) return true;
+  const short events = static_cast<short>((wants_read() ? POLLIN : 0) | (wants_write() ? POLLOUT : 0));
+  fds->push_back(pollfd{fd, events, 0});
+  return false;
 }
 
 bool StreamLink::wants_read() const {
@@ -84,7 +103,7 @@ Result<bool> StreamLink::ProgressSends() {
   bool progressed = false;
   while (!sends_.empty()) {
     Op& op = sends_.front();
-    if (out_done_ == 0) out_header_ = {detail::kFrameMagic, 0, op.tag, op.bytes};
+    if (out_done_ == 0) out_header_ = {detail::kFrameMagic, op.flags, op.tag, op.bytes};
     // Header and payload leave in one write (one syscall for tcp); the payload comes straight
     // from the caller's buffer.
     iovec iov[2];
@@ -200,12 +219,22 @@ Result<bool> StreamLink::ProgressRecvs() {
 
 Status StreamLink::CheckHeader() {
   const Op& op = recvs_.front();
-  if (in_header_.tag == op.tag && in_header_.bytes == op.bytes) return Status::Ok();
+  if (in_header_.tag == op.tag && in_header_.bytes == op.bytes && in_header_.flags == op.flags) {
+    return Status::Ok();
+  }
+  // Sizes of whole messages: a piece of a striped message names the message it belongs to.
   std::string text = "message mismatch with " + peer_name() + ": this rank expected " +
-                     DescribeTag(op.tag) + " of " + std::to_string(op.bytes) +
+                     DescribeTag(op.tag) + " of " +
+                     std::to_string(detail::WholeMessageBytes(op.flags, op.bytes)) +
                      " bytes, the peer sent " + DescribeTag(in_header_.tag) + " of " +
-                     std::to_string(in_header_.bytes) +
+                     std::to_string(detail::WholeMessageBytes(in_header_.flags, in_header_.bytes)) +
                      " bytes; ranks are calling different collectives or passing different counts";
+  if (in_header_.tag == op.tag &&
+      detail::WholeMessageBytes(op.flags, op.bytes) ==
+          detail::WholeMessageBytes(in_header_.flags, in_header_.bytes)) {
+    text += " (the same message, cut differently over the tcp streams: do all ranks run the same "
+            "cohort version with the same COHORT_SOCKET_NSTREAMS?)";
+  }
   TrySendAbort(text);
   return Break(InvalidArgumentError(text));
 }
@@ -218,6 +247,12 @@ void StreamLink::TrySendAbort(const std::string& text) {
   detail::FrameHeader header{detail::kAbortMagic, 0, 0, bytes};
   iovec iov[2] = {{&header, sizeof(header)}, {const_cast<char*>(text.data()), bytes}};
   (void)stream_->TryWritev(iov, 2);
+}
+
+void StreamLink::Fail(const Status& status) {
+  if (broken_) return;
+  TrySendAbort(status.message());
+  (void)Break(status);
 }
 
 Status StreamLink::Break(Status status) {

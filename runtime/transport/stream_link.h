@@ -96,7 +96,7 @@ class RingQueue {
 // The frame header, as it crosses the stream (native byte order; the magic catches a mismatch).
 struct FrameHeader {
   uint32_t magic;
-  uint32_t flags;  // reserved, 0
+  uint32_t flags;  // 0 for a whole message; a piece of a striped one: stripe_plan.h
   uint64_t tag;
   uint64_t bytes;
 };
@@ -119,12 +119,19 @@ class StreamLink final : public Link {
   // Both return the link's error (and complete `request` with it) when the link is broken.
   Status PostSend(uint64_t tag, const void* data, size_t bytes, Request* request) override;
   Status PostRecv(uint64_t tag, void* data, size_t bytes, Request* request) override;
+  // The same with frame flags (stripe_plan.h); a receive matches only a frame with equal flags.
+  Status PostSendFrame(uint64_t tag, const void* data, size_t bytes, uint32_t flags,
+                       Request* request);
+  Status PostRecvFrame(uint64_t tag, void* data, size_t bytes, uint32_t flags, Request* request);
   Result<bool> Progress() override;
   bool busy() const override { return !sends_.empty() || !recvs_.empty(); }
-  int poll_fd() const override { return broken_ ? -1 : stream_->poll_fd(); }
-  bool wants_write() const override { return send_blocked_ && !sends_.empty(); }
-  bool wants_read() const override;
+  bool AppendPollFds(std::vector<pollfd>* fds) const override;
   Status CheckPeerAlive() override;
+
+  // Breaks the link from outside (a sibling stream of a StripedLink failed): tells the peer why
+  // with an abort frame if the send side is at a message boundary, completes every pending
+  // request with `status` and closes the stream. No-op once broken.
+  void Fail(const Status& status);
 
   // "rank 3 (host node7)".
   std::string peer_name() const;
@@ -135,8 +142,14 @@ class StreamLink final : public Link {
     uint64_t tag;
     char* data;
     size_t bytes;
+    uint32_t flags;
     Request* request;
   };
+
+  // Whether incoming bytes could make progress now (false while a received header waits for its
+  // receive to be posted), and whether a send is blocked on a full stream.
+  bool wants_read() const;
+  bool wants_write() const { return send_blocked_ && !sends_.empty(); }
 
   Result<bool> ProgressSends();
   Result<bool> ProgressRecvs();
@@ -154,7 +167,7 @@ class StreamLink final : public Link {
 
   // Queues a send or a receive (PostSend and PostRecv differ only in the queue).
   Status Post(detail::RingQueue<Op>& queue, const char* what, uint64_t tag, char* data,
-              size_t bytes, Request* request);
+              size_t bytes, uint32_t flags, Request* request);
   detail::RingQueue<Op> sends_;
   detail::RingQueue<Op> recvs_;
 

@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 
+#include <algorithm>
 #include <chrono>
 
 #include "runtime/base/logging.h"
@@ -17,13 +18,23 @@ namespace {
 constexpr char kPurpose[] = "tcp-link";
 constexpr uint32_t kHelloMagic = 0x4F4C4548;  // "HELO"
 constexpr uint8_t kAccepted = 1;
+// Refused because the connector uses another stream count; 4 bytes follow, the first holding the
+// acceptor's count (at most 64).
+constexpr uint8_t kOtherStreamCount = 2;
 
 struct Hello {
   uint32_t magic;
   int32_t rank;
   int32_t size;
-  uint32_t reserved;
+  // (stream count - 1) << 16 | stream index: 0 for the only socket of a pair, as before streams.
+  uint32_t streams;
 };
+
+std::string StreamCountMismatch(const std::string& who, int theirs, int mine) {
+  return who + " uses COHORT_SOCKET_NSTREAMS=" + std::to_string(theirs) + " but this rank uses " +
+         std::to_string(mine) + "; every rank must use the same number of tcp sockets per peer: "
+         "set COHORT_SOCKET_NSTREAMS to one value for the whole job";
+}
 
 }  // namespace
 
@@ -39,16 +50,23 @@ std::string SocketPeerAddress(int fd) {
 }
 
 TcpAcceptor::TcpAcceptor(UniqueFd listen_fd, int rank, int size, std::vector<bool> expected,
-                         std::string secret, Deadline deadline)
+                         int nstreams, std::string secret, Deadline deadline)
     : listen_fd_(std::move(listen_fd)),
       rank_(rank),
       size_(size),
+      nstreams_(nstreams),
       secret_(std::move(secret)),
       deadline_(deadline),
-      expected_(std::move(expected)),
+      expected_(static_cast<size_t>(size)),
       sockets_(static_cast<size_t>(size)),
       addresses_(static_cast<size_t>(size)) {
-  for (bool e : expected_) missing_ += e ? 1 : 0;
+  for (size_t r = 0; r < expected.size() && r < expected_.size(); ++r) {
+    if (!expected[r]) continue;
+    expected_[r].assign(static_cast<size_t>(nstreams), true);
+    sockets_[r].resize(static_cast<size_t>(nstreams));
+    addresses_[r].resize(static_cast<size_t>(nstreams));
+    missing_ += nstreams;
+  }
   accept_thread_ = std::thread([this] { AcceptLoop(); });
 }
 
@@ -90,6 +108,10 @@ void TcpAcceptor::Handshake(UniqueFd fd, std::string address) {
   Status status = AuthenticateAsServer(fd.get(), secret_, kPurpose, deadline_, what);
   Hello hello{};
   if (status.ok()) status = ReadFull(fd.get(), &hello, sizeof(hello), deadline_, what);
+  const size_t rank = static_cast<size_t>(hello.rank);
+  const size_t stream = hello.streams & 0xffff;
+  const int nstreams = static_cast<int>(hello.streams >> 16) + 1;
+  bool other_count = false;
   if (status.ok()) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (hello.magic != kHelloMagic) {
@@ -97,24 +119,40 @@ void TcpAcceptor::Handshake(UniqueFd fd, std::string address) {
     } else if (hello.size != size_) {
       status = InvalidArgumentError(address + " says the world has " + std::to_string(hello.size) +
                                     " ranks, this rank has " + std::to_string(size_));
-    } else if (hello.rank < 0 || hello.rank >= size_ || !expected_[static_cast<size_t>(hello.rank)]) {
+    } else if (hello.rank < 0 || hello.rank >= size_ || expected_[rank].empty()) {
       status = InvalidArgumentError(address + " claims to be rank " + std::to_string(hello.rank) +
-                                    ", which is not expected to connect here (or already did)");
+                                    ", which is not expected to connect here");
+    } else if (nstreams != nstreams_) {
+      // An authenticated rank of this job that can never connect: fail set-up now rather than
+      // at the connect timeout, on both sides.
+      other_count = true;
+      status = InvalidArgumentError(StreamCountMismatch(
+          "rank " + std::to_string(hello.rank) + " (" + address + ")", nstreams, nstreams_));
+      if (fatal_.ok()) fatal_ = status;
+      arrived_.notify_all();
+    } else if (stream >= expected_[rank].size() || !expected_[rank][stream]) {
+      status = InvalidArgumentError(address + " claims to be tcp stream " + std::to_string(stream) +
+                                    " of rank " + std::to_string(hello.rank) +
+                                    ", which is not expected (or already connected)");
     } else {
-      expected_[static_cast<size_t>(hello.rank)] = false;  // reserve the slot before acking
+      expected_[rank][stream] = false;  // reserve the slot before acking
     }
+  }
+  if (other_count) {
+    const uint8_t reply[5] = {kOtherStreamCount, static_cast<uint8_t>(nstreams_), 0, 0, 0};
+    (void)WriteFull(fd.get(), reply, sizeof(reply), deadline_, what);
   }
   if (status.ok()) {
     status = WriteFull(fd.get(), &kAccepted, 1, deadline_, what);
     std::lock_guard<std::mutex> lock(mutex_);
     handshaking_fds_.erase(fd.get());
     if (status.ok()) {
-      sockets_[static_cast<size_t>(hello.rank)] = std::move(fd);
-      addresses_[static_cast<size_t>(hello.rank)] = address;
+      sockets_[rank][stream] = std::move(fd);
+      addresses_[rank][stream] = address;
       --missing_;
       arrived_.notify_all();
     } else {
-      expected_[static_cast<size_t>(hello.rank)] = true;  // it may try again
+      expected_[rank][stream] = true;  // it may try again
     }
     return;
   }
@@ -127,13 +165,21 @@ void TcpAcceptor::Handshake(UniqueFd fd, std::string address) {
 }
 
 Status TcpAcceptor::WaitAll(const std::vector<std::string>& rank_names,
-                            std::vector<UniqueFd>* sockets, std::vector<std::string>* addresses) {
+                            std::vector<std::vector<UniqueFd>>* sockets,
+                            std::vector<std::vector<std::string>>* addresses) {
   std::unique_lock<std::mutex> lock(mutex_);
-  arrived_.wait_until(lock, deadline_.at(), [this] { return missing_ == 0; });
+  arrived_.wait_until(lock, deadline_.at(), [this] { return missing_ == 0 || !fatal_.ok(); });
+  if (!fatal_.ok()) return fatal_;
   if (missing_ > 0) {
     std::string who;
     for (size_t r = 0; r < expected_.size(); ++r) {
-      if (expected_[r]) who += (who.empty() ? "" : ", ") + rank_names[r];
+      const auto& streams = expected_[r];
+      const auto left = std::count(streams.begin(), streams.end(), true);
+      if (left == 0) continue;
+      who += (who.empty() ? "" : ", ") + rank_names[r];
+      if (nstreams_ > 1) {
+        who += " (" + std::to_string(left) + " of " + std::to_string(nstreams_) + " streams)";
+      }
     }
     return DeadlineExceededError("no tcp link from " + who +
                                  " within the connect timeout (COHORT_CONNECT_TIMEOUT); is it "
@@ -141,16 +187,14 @@ Status TcpAcceptor::WaitAll(const std::vector<std::string>& rank_names,
                                  "job secret?");
   }
   for (size_t r = 0; r < sockets_.size(); ++r) {
-    if (sockets_[r].valid()) {
-      (*sockets)[r] = std::move(sockets_[r]);
-      (*addresses)[r] = addresses_[r];
-    }
+    (*sockets)[r] = std::move(sockets_[r]);
+    (*addresses)[r] = addresses_[r];
   }
   return Status::Ok();
 }
 
-Result<UniqueFd> ConnectTcpPeer(const std::string& address, int rank, int size,
-                                const std::string& secret, Deadline deadline,
+Result<UniqueFd> ConnectTcpPeer(const std::string& address, int rank, int size, int stream,
+                                int nstreams, const std::string& secret, Deadline deadline,
                                 const std::string& peer_name) {
   const std::string what = peer_name + " at " + address;
   auto context = [&](const Status& s) {
@@ -161,10 +205,16 @@ Result<UniqueFd> ConnectTcpPeer(const std::string& address, int rank, int size,
   Result<UniqueFd> fd = Connect(*to, deadline);
   if (!fd.ok()) return context(fd.status());
   Status status = AuthenticateAsClient(fd->get(), secret, kPurpose, deadline, what);
-  Hello hello{kHelloMagic, rank, size, 0};
+  Hello hello{kHelloMagic, rank, size,
+              (static_cast<uint32_t>(nstreams - 1) << 16) | static_cast<uint32_t>(stream)};
   if (status.ok()) status = WriteFull(fd->get(), &hello, sizeof(hello), deadline, what);
   uint8_t ack = 0;
   if (status.ok()) status = ReadFull(fd->get(), &ack, 1, deadline, what);
+  if (status.ok() && ack == kOtherStreamCount) {
+    uint8_t theirs[4] = {};
+    status = ReadFull(fd->get(), theirs, sizeof(theirs), deadline, what);
+    if (status.ok()) return InvalidArgumentError(StreamCountMismatch(peer_name, theirs[0], nstreams));
+  }
   if (status.ok() && ack != kAccepted) status = UnavailableError("unexpected reply");
   if (!status.ok()) {
     if (status.code() == StatusCode::kUnavailable) {

@@ -1,8 +1,11 @@
 // Authenticated tcp link set-up, used by ConnectLinks (connect.h). The higher rank of a pair
 // connects to the lower one's listener; the first bytes on the socket are the job-secret handshake
-// (auth.h, purpose "tcp-link"), then a hello carrying the connector's rank and the world size,
-// then a one-byte acknowledgement. The acceptor takes only ranks it expects, once each; anyone
-// else (wrong secret, unexpected rank, garbage) is refused and logged without disturbing set-up.
+// (auth.h, purpose "tcp-link"), then a hello carrying the connector's rank, the world size, and
+// which of how many sockets per pair this is (COHORT_SOCKET_NSTREAMS), then a one-byte
+// acknowledgement. The acceptor takes only ranks it expects, each stream once; anyone else (wrong
+// secret, unexpected rank or stream, garbage) is refused and logged without disturbing set-up. A
+// peer that uses another stream count is told this rank's count, and both sides fail at once
+// with an error naming both values: the job cannot work until every rank uses the same one.
 #pragma once
 
 #include <atomic>
@@ -23,17 +26,19 @@ namespace cohort {
 // connection (a silent stranger cannot hold up real peers). Destruction stops and joins them all.
 class TcpAcceptor {
  public:
-  // `expected[r]`: whether rank r should connect to this rank. `names[r]` names rank r in logs.
-  TcpAcceptor(UniqueFd listen_fd, int rank, int size, std::vector<bool> expected,
+  // `expected[r]`: whether rank r should connect to this rank, with `nstreams` sockets.
+  TcpAcceptor(UniqueFd listen_fd, int rank, int size, std::vector<bool> expected, int nstreams,
               std::string secret, Deadline deadline);
   ~TcpAcceptor();
   TcpAcceptor(const TcpAcceptor&) = delete;
   TcpAcceptor& operator=(const TcpAcceptor&) = delete;
 
-  // Waits until every expected rank has connected; returns their sockets (indexed by rank) and
-  // their addresses. On timeout, the error lists the ranks that never arrived.
-  Status WaitAll(const std::vector<std::string>& rank_names, std::vector<UniqueFd>* sockets,
-                 std::vector<std::string>* addresses);
+  // Waits until every stream of every expected rank has connected; returns their sockets and
+  // addresses, indexed [rank][stream]. On timeout, the error lists the ranks that never arrived;
+  // a peer with another stream count fails it at once.
+  Status WaitAll(const std::vector<std::string>& rank_names,
+                 std::vector<std::vector<UniqueFd>>* sockets,
+                 std::vector<std::vector<std::string>>* addresses);
 
  private:
   void AcceptLoop();
@@ -42,25 +47,27 @@ class TcpAcceptor {
   UniqueFd listen_fd_;
   const int rank_;
   const int size_;
+  const int nstreams_;
   const std::string secret_;
   const Deadline deadline_;
 
   std::mutex mutex_;
   std::condition_variable arrived_;
-  std::vector<bool> expected_;          // cleared as ranks arrive
-  std::vector<UniqueFd> sockets_;       // by rank
-  std::vector<std::string> addresses_;  // by rank
+  std::vector<std::vector<bool>> expected_;          // [rank][stream], cleared as streams arrive
+  std::vector<std::vector<UniqueFd>> sockets_;       // [rank][stream]
+  std::vector<std::vector<std::string>> addresses_;  // [rank][stream]
   int missing_ = 0;
+  Status fatal_;  // a peer that can never connect (another COHORT_SOCKET_NSTREAMS)
   std::set<int> handshaking_fds_;       // shut down on stop so their threads return at once
   std::vector<std::thread> handshakes_;
   std::atomic<bool> stop_{false};
   std::thread accept_thread_;
 };
 
-// Connects to rank `peer` listening at `address`, authenticates and introduces this rank.
-// `peer_name` ("rank 3 (host node7)") is used in errors.
-Result<UniqueFd> ConnectTcpPeer(const std::string& address, int rank, int size,
-                                const std::string& secret, Deadline deadline,
+// Connects to the peer listening at `address`, authenticates and introduces this rank as the
+// `stream`-th of `nstreams` sockets. `peer_name` ("rank 3 (host node7)") is used in errors.
+Result<UniqueFd> ConnectTcpPeer(const std::string& address, int rank, int size, int stream,
+                                int nstreams, const std::string& secret, Deadline deadline,
                                 const std::string& peer_name);
 
 // "10.0.0.2:41234" of a connected socket's other end.

@@ -26,7 +26,7 @@ struct UcxSetup {
   std::vector<int> peers;                 // ranks to reach over UCX (not this rank)
   std::vector<std::string> host_of_rank;  // for error messages
   std::shared_ptr<Store> store;           // the communicator's own namespace
-  std::string socket_ifname;              // COHORT_SOCKET_IFNAME: becomes UCX_NET_DEVICES
+  std::string socket_ifname;              // the interface COHORT_SOCKET_IFNAME selects: UCX_NET_DEVICES
   Deadline deadline = Deadline::Never();
 };
 

@@ -3,7 +3,8 @@
 # bridge, each with its own address in a private /24 (10.231.N.0/24; the bridge holds .1 in the
 # root namespace, where cohortrun and its store run). cohortrun starts the ranks in them with
 # --rsh 'ip netns exec'. Cases:
-#   collectives  -H ns1:2,ns2:2 collective_check over tcp, every element checked; again over ucx
+#   collectives  -H ns1:2,ns2:2 collective_check over tcp, every element checked, with one
+#                socket per pair and with four (COHORT_SOCKET_NSTREAMS=4); again over ucx
 #                (UCX_TLS=tcp)
 #   placement    (--hostfile) each rank runs in its namespace with its identity; output
 #                prefixed [rank]
@@ -45,13 +46,18 @@ left_behind() {  # processes still in the namespaces
 
 mh=(--rsh "ip netns exec" --store-addr "$net.1" --network-interface cohort0)
 
-# 1. Every collective across the two hosts over tcp.
-run collectives timeout 600 "$cohortrun" -H "$ns1:2,$ns2:2" "${mh[@]}" --timeout 500 \
-  -x COHORT_TRANSPORT=tcp -x COHORT_TIMEOUT=60 \
-  "$check" --big-scope min --expect-transport tcp --seed 4242
-[ "$status" -eq 0 ] || fail "collectives: cohortrun exited $status"
-grep -qE "^\[0\] collective_check: [0-9]+ checks passed \(4 ranks" "$work/collectives" ||
-  fail "collectives: no '[0] collective_check: N checks passed (4 ranks' line"
+# 1. Every collective across the two hosts over tcp: one socket per pair, then four
+#    (COHORT_SOCKET_NSTREAMS=4: messages of 64 KiB or more cut over all four), same checks.
+for streams in 1 4; do
+  name=collectives
+  [ "$streams" -eq 1 ] || name=collectives_${streams}streams
+  run "$name" timeout 600 "$cohortrun" -H "$ns1:2,$ns2:2" "${mh[@]}" --timeout 500 \
+    -x COHORT_TRANSPORT=tcp -x COHORT_TIMEOUT=60 -x COHORT_SOCKET_NSTREAMS=$streams \
+    "$check" --big-scope min --expect-transport tcp --seed 4242
+  [ "$status" -eq 0 ] || fail "$name: cohortrun exited $status"
+  grep -qE "^\[0\] collective_check: [0-9]+ checks passed \(4 ranks" "$work/$name" ||
+    fail "$name: no '[0] collective_check: N checks passed (4 ranks' line"
+done
 
 # 1b. The same over ucx (libcohort_ucx), with UCX's tcp transport on the namespaces' interface
 # (COHORT_SOCKET_IFNAME from --network-interface becomes UCX_NET_DEVICES). Skipped, with a
@@ -158,6 +164,6 @@ rest=$(left_behind)
 [ -z "$rest" ] || fail "linkdown: processes left in the namespaces: $(ps -o pid,args -p ${rest// /,} 2>&1)"
 
 if [ "$failed" -eq 0 ]; then
-  echo "multihost_test: PASS (collectives, placement, kill, secret, unreachable, linkdown across $ns1 and $ns2)"
+  echo "multihost_test: PASS (collectives with 1 and 4 tcp streams, placement, kill, secret, unreachable, linkdown across $ns1 and $ns2)"
 fi
 exit "$failed"

@@ -55,6 +55,7 @@ TEST(ParseConfig, DefaultsWhenNothingIsSet) {
   EXPECT_EQ(c->algorithm, "auto");
   EXPECT_EQ(c->shm_ring_bytes, 4u << 20);
   EXPECT_EQ(c->chunk_bytes, 1u << 20);
+  EXPECT_EQ(c->socket_nstreams, 1);
   EXPECT_FALSE(c->busy_wait.has_value());
   EXPECT_TRUE(c->secret.empty());
 }
@@ -78,7 +79,8 @@ TEST(ParseConfig, ReadsEverySetting) {
                 {"COHORT_TRANSPORT", "tcp"},        {"COHORT_SOCKET_IFNAME", "eth1"},
                 {"COHORT_ALGO", "Ring"},            {"COHORT_SHM_RING_BYTES", "8M"},
                 {"COHORT_CHUNK_BYTES", "256k"},     {"COHORT_CONNECT_TIMEOUT", "1500ms"},
-                {"COHORT_JOB_ID", "job-42.a"},      {"COHORT_JOB_SECRET", "s3cr3t"}};
+                {"COHORT_JOB_ID", "job-42.a"},      {"COHORT_JOB_SECRET", "s3cr3t"},
+                {"COHORT_SOCKET_NSTREAMS", "4"}};
   Result<Config> c = ParseConfig(env);
   ASSERT_TRUE(c.ok()) << c.status().ToString();
   EXPECT_EQ(c->timeout, milliseconds(90'000));
@@ -86,6 +88,7 @@ TEST(ParseConfig, ReadsEverySetting) {
   EXPECT_FALSE(c->check_fingerprints);
   EXPECT_EQ(c->transport, TransportChoice::kTcp);
   EXPECT_EQ(c->socket_ifname, "eth1");
+  EXPECT_EQ(c->socket_nstreams, 4);
   EXPECT_EQ(c->algorithm, "ring");
   EXPECT_EQ(c->shm_ring_bytes, 8u << 20);
   EXPECT_EQ(c->chunk_bytes, 256u << 10);
@@ -111,11 +114,15 @@ TEST(ParseConfig, ErrorsNameVariableValueAndAccepted) {
   for (const Case& c : {Case{"COHORT_TIMEOUT", "soon", "ms, s, m, h"},
                         Case{"COHORT_TIMEOUT", "0", "longer than 0"},
                         Case{"COHORT_DEBUG", "LOUD", "WARN, INFO or DETAIL"},
-                        Case{"COHORT_TRANSPORT", "rdma", "auto, shm or tcp"},
+                        Case{"COHORT_TRANSPORT", "rdma", "auto, shm, tcp or ucx"},
                         Case{"COHORT_SHM_RING_BYTES", "100", "at least 4096"},
                         Case{"COHORT_CHUNK_BYTES", "lots", "binary unit"},
                         Case{"COHORT_CONNECT_TIMEOUT", "-1", "seconds"},
-                        Case{"COHORT_JOB_ID", "a/b", "A-Z a-z 0-9"}}) {
+                        Case{"COHORT_JOB_ID", "a/b", "A-Z a-z 0-9"},
+                        Case{"COHORT_SOCKET_NSTREAMS", "0", "tcp sockets per pair of ranks from 1 to 64"},
+                        Case{"COHORT_SOCKET_NSTREAMS", "65", "from 1 to 64"},
+                        Case{"COHORT_SOCKET_NSTREAMS", "four", "from 1 to 64"},
+                        Case{"COHORT_PS_SERVERS", "-1", "number of servers from 0 to 65536"}}) {
     Result<Config> r = ParseConfig({{c.var, c.value}});
     ASSERT_FALSE(r.ok()) << c.var << "=" << c.value;
     const std::string& m = r.status().message();
@@ -165,7 +172,7 @@ TEST(DescribeConfig, ShowsValuesAndDefaultsButNeverTheSecret) {
 
 TEST(DescribeConfig, FlagsInvalidValuesAndAliases) {
   std::string text = DescribeConfig({{"COHORT_TRANSPORT", "rdma"}, {"COHORT_LOG_LEVEL", "INFO"}});
-  EXPECT_NE(text.find("invalid: expected auto, shm or tcp"), std::string::npos) << text;
+  EXPECT_NE(text.find("invalid: expected auto, shm, tcp or ucx"), std::string::npos) << text;
   EXPECT_NE(text.find("old name COHORT_LOG_LEVEL"), std::string::npos) << text;
 }
 

@@ -1,5 +1,6 @@
 // Quick measurements (reported, not asserted): ping-pong latency of 8-byte messages and
-// one-way bandwidth of 64 MiB messages, for shm and tcp, ranks as threads.
+// one-way bandwidth of 64 MiB messages, for shm, tcp and tcp with 4 sockets per pair
+// (COHORT_SOCKET_NSTREAMS=4), ranks as threads.
 #include <gtest/gtest.h>
 
 #include <cstdio>
@@ -9,15 +10,22 @@
 namespace cohort::testing {
 namespace {
 
-class LinkBench : public ::testing::TestWithParam<TransportChoice> {};
+struct BenchParam {
+  TransportChoice transport;
+  int nstreams;
+  const char* name;
+};
+
+class LinkBench : public ::testing::TestWithParam<BenchParam> {};
 
 TEST_P(LinkBench, LatencyAndBandwidth) {
   const std::string job = UniqueJobId();
-  Config config = TestConfig(GetParam(), job);
+  Config config = TestConfig(GetParam().transport, job);
   config.shm_ring_bytes = 4u << 20;
+  config.socket_nstreams = GetParam().nstreams;
   auto world = ConnectWorld(2, config);
   ASSERT_NE(world[0][1], nullptr);
-  const char* name = GetParam() == TransportChoice::kShm ? "shm" : "tcp";
+  const char* name = GetParam().name;
   const int rounds = 2000;
   double latency_us = 0;
   RunRanks(2, [&](int r) {
@@ -64,10 +72,10 @@ TEST_P(LinkBench, LatencyAndBandwidth) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, LinkBench,
-                         ::testing::Values(TransportChoice::kShm, TransportChoice::kTcp),
-                         [](const auto& info) {
-                           return info.param == TransportChoice::kShm ? "shm" : "tcp";
-                         });
+                         ::testing::Values(BenchParam{TransportChoice::kShm, 1, "shm"},
+                                           BenchParam{TransportChoice::kTcp, 1, "tcp"},
+                                           BenchParam{TransportChoice::kTcp, 4, "tcp4streams"}),
+                         [](const auto& info) { return std::string(info.param.name); });
 
 }  // namespace
 }  // namespace cohort::testing

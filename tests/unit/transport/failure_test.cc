@@ -18,17 +18,6 @@
 namespace cohort::testing {
 namespace {
 
-// A connected pair of tcp sockets on 127.0.0.1.
-std::pair<UniqueFd, UniqueFd> TcpPair() {
-  auto listener = Listen("127.0.0.1", 0);
-  EXPECT_TRUE(listener.ok());
-  auto a = Connect(HostPort{"127.0.0.1", listener->second}, Soon(5));
-  EXPECT_TRUE(a.ok());
-  auto b = Accept(listener->first.get(), Soon(5));
-  EXPECT_TRUE(b.ok());
-  return {std::move(*a), std::move(*b)};
-}
-
 TEST(TcpLink, GarbageOnTheSocketBreaksTheLinkWithAClearError) {
   auto [mine, theirs] = TcpPair();
   auto stream = MakeTcpStream(std::move(mine), "127.0.0.1:test");

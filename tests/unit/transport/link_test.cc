@@ -1,30 +1,53 @@
-// Link behaviour over both transports (shm and tcp), with ranks as threads: ping-pong, large
+// Link behaviour over both transports (shm, tcp with one socket per pair and tcp with four,
+// COHORT_SOCKET_NSTREAMS), with ranks as threads: ping-pong, large
 // bidirectional transfers, many small and zero-byte messages in order, all-to-all, mismatches,
 // a peer that goes away, and nothing left in /dev/shm.
 #include <gtest/gtest.h>
 
+#include "runtime/transport/stream_link.h"
+#include "runtime/transport/striped_link.h"
 #include "tests/unit/transport/transport_test_util.h"
 
 namespace cohort::testing {
 namespace {
 
-class LinkTest : public ::testing::TestWithParam<TransportChoice> {
+struct LinkParam {
+  TransportChoice transport;
+  int nstreams;  // COHORT_SOCKET_NSTREAMS (tcp)
+};
+
+class LinkTest : public ::testing::TestWithParam<LinkParam> {
  protected:
   void SetUp() override { job_ = UniqueJobId(); }
   void TearDown() override {
     EXPECT_TRUE(ShmLeftovers(job_).empty()) << "segments left in /dev/shm for " << job_;
   }
-  Config MakeConfig() const { return TestConfig(GetParam(), job_); }
+  Config MakeConfig() const {
+    Config config = TestConfig(GetParam().transport, job_);
+    config.socket_nstreams = GetParam().nstreams;
+    return config;
+  }
   std::string job_;
 };
 
 TEST_P(LinkTest, KindMatchesChoice) {
   auto world = ConnectWorld(2, MakeConfig());
   ASSERT_NE(world[0][1], nullptr);
-  EXPECT_EQ(world[0][1]->kind(), GetParam() == TransportChoice::kShm ? "shm" : "tcp");
+  EXPECT_EQ(world[0][1]->kind(), GetParam().transport == TransportChoice::kShm ? "shm" : "tcp");
   EXPECT_EQ(world[0][1]->peer(), 1);
   EXPECT_EQ(world[1][0]->peer(), 0);
   EXPECT_EQ(world[0][0], nullptr);
+  // One socket per pair is today's plain StreamLink, with no wrapper; several are striped.
+  for (int r = 0; r < 2; ++r) {
+    Link* link = world[r][1 - r].get();
+    if (GetParam().nstreams == 1) {
+      EXPECT_NE(dynamic_cast<StreamLink*>(link), nullptr);
+    } else {
+      auto* striped = dynamic_cast<StripedLink*>(link);
+      ASSERT_NE(striped, nullptr);
+      EXPECT_EQ(striped->stream_count(), static_cast<size_t>(GetParam().nstreams));
+    }
+  }
 }
 
 TEST_P(LinkTest, PingPong) {
@@ -217,9 +240,14 @@ TEST_P(LinkTest, DeadlineNamesTheBusyPeer) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, LinkTest,
-                         ::testing::Values(TransportChoice::kShm, TransportChoice::kTcp),
+                         ::testing::Values(LinkParam{TransportChoice::kShm, 1},
+                                           LinkParam{TransportChoice::kTcp, 1},
+                                           LinkParam{TransportChoice::kTcp, 4}),
                          [](const auto& info) {
-                           return info.param == TransportChoice::kShm ? "shm" : "tcp";
+                           if (info.param.transport == TransportChoice::kShm) return std::string("shm");
+                           return "tcp" + (info.param.nstreams > 1
+                                               ? std::to_string(info.param.nstreams) + "streams"
+                                               : std::string());
                          });
 
 }  // namespace

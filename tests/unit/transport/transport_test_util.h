@@ -14,6 +14,7 @@
 #include <thread>
 #include <vector>
 
+#include "runtime/net/socket.h"
 #include "runtime/store/store.h"
 #include "runtime/transport/connect.h"
 #include "runtime/transport/link.h"
@@ -81,6 +82,17 @@ inline std::vector<Links> ConnectWorld(int size, const Config& config, std::vect
 }
 
 inline Deadline Soon(int seconds = 30) { return Deadline::After(std::chrono::seconds(seconds)); }
+
+// A connected pair of tcp sockets on 127.0.0.1.
+inline std::pair<UniqueFd, UniqueFd> TcpPair() {
+  auto listener = Listen("127.0.0.1", 0);
+  EXPECT_TRUE(listener.ok());
+  auto a = Connect(HostPort{"127.0.0.1", listener->second}, Soon(5));
+  EXPECT_TRUE(a.ok());
+  auto b = Accept(listener->first.get(), Soon(5));
+  EXPECT_TRUE(b.ok());
+  return {std::move(*a), std::move(*b)};
+}
 
 // Byte i of the message from `from` to `to` with sequence `seq`.
 inline uint8_t PatternByte(int from, int to, uint64_t seq, size_t i) {
