@@ -5,9 +5,14 @@
 #                 run: one way with 1 and 4 streams, and both ways at once with 1 stream each
 #                 (per direction: what a 2-rank allreduce or allgather, which sends and receives
 #                 at once, can get)
-#   cohort        cohort-bench allreduce and allgather at 64 MiB over tcp, through cohortrun
+#   cohort tcp    cohort-bench allreduce and allgather at 64 MiB over tcp, through cohortrun
 #                 --rsh 'ip netns exec', with one tcp socket per pair and with four
 #                 (COHORT_SOCKET_NSTREAMS=4; column streams), side by side
+#   cohort ucx    the same over the ucx transport with UCX_TLS=tcp (skipped without
+#                 libcohort_ucx.so)
+#   cohort 2x2    two ranks in each namespace (4 in all), tcp: the selector's choice
+#                 (hierarchical: shm inside a host, tcp across) against a flat ring forced with
+#                 COHORT_ALGO=ring
 #   openmpi       the same through cohort-bench --baseline mpi under mpirun (ob1/tcp), its
 #                 daemons started in the namespaces through plm_rsh_agent 'ip netns exec'
 # Writes results.csv (every run), summary.md (medians, ratios to raw TCP), results.png,
@@ -70,16 +75,20 @@ busbw() {  # busbw SYSTEM COLLECTIVE STREAMS ROUND JSON: the out-of-place busbw 
 }
 
 bench=(-b 64M -e 64M -n 10 -w 3)
-cohort() {  # cohort COLLECTIVE STREAMS ROUND: STREAMS tcp sockets per pair
-  local cmd=("$build/launcher/cohortrun" -H "$ns1:1,$ns2:1" --rsh "ip netns exec"
+cohort() {  # cohort SYSTEM COLLECTIVE STREAMS ROUND HOSTS [-x VAR=VALUE...]: one cohort-bench run
+  local system=$1 collective=$2 streams=$3 round=$4 hosts=$5
+  shift 5
+  local cmd=("$build/launcher/cohortrun" -H "$hosts" --rsh "ip netns exec"
              --store-addr "$net.1" --network-interface cohort0 --timeout 300
-             -x COHORT_TRANSPORT=tcp -x COHORT_SOCKET_NSTREAMS="$2"
-             "$build/benchmarks/cohort-bench" "$1" "${bench[@]}" --json "$work/cohort.json")
-  [ "$3" -eq 1 ] && echo "${cmd[*]}" >>"$cmds"
+             -x COHORT_SOCKET_NSTREAMS="$streams" "$@"
+             "$build/benchmarks/cohort-bench" "$collective" "${bench[@]}" --json "$work/cohort.json")
+  [ "$round" -eq 1 ] && echo "${cmd[*]}" >>"$cmds"
   rm -f "$work/cohort.json"
   timeout 600 "${cmd[@]}" >>"$log" 2>&1
-  busbw cohort "$1" "$2" "$3" "$work/cohort.json"
+  busbw "$system" "$collective" "$streams" "$round" "$work/cohort.json"
 }
+have_ucx=0
+[ -e "$build/libcohort_ucx.so" ] && have_ucx=1
 
 # mpirun's remote shell: it hands over one command line (for ssh's shell), so run it with sh -c
 # inside the namespace.
@@ -104,10 +113,15 @@ for r in $(seq 1 "$rounds"); do
   raw_tcp 4 "$r"
   raw_tcp_both_ways "$r"
   for c in allreduce allgather; do
-    cohort "$c" 1 "$r"
-    cohort "$c" 4 "$r"
+    cohort "cohort tcp" "$c" 1 "$r" "$ns1:1,$ns2:1" -x COHORT_TRANSPORT=tcp
+    cohort "cohort tcp" "$c" 4 "$r" "$ns1:1,$ns2:1" -x COHORT_TRANSPORT=tcp
+    [ "$have_ucx" -eq 1 ] &&
+      cohort "cohort ucx" "$c" 1 "$r" "$ns1:1,$ns2:1" -x COHORT_TRANSPORT=ucx -x UCX_TLS=tcp
+    cohort "cohort 2x2 hierarchical" "$c" 1 "$r" "$ns1:2,$ns2:2" -x COHORT_TRANSPORT=auto
+    cohort "cohort 2x2 ring" "$c" 1 "$r" "$ns1:2,$ns2:2" -x COHORT_TRANSPORT=auto -x COHORT_ALGO=ring
     command -v mpirun >/dev/null && openmpi "$c" "$r"
   done
 done
+[ "$have_ucx" -eq 1 ] || echo "netns_bench: no ucx rows: $build has no libcohort_ucx.so (built without UCX)" | tee -a "$log"
 /usr/bin/python3 "$here/netns_summary.py" "$csv" "$out/summary.md" "$out/results.png"
 echo "netns_bench: results in $out"
