@@ -75,10 +75,12 @@ Result<CheckOptions> ParseCheckOptions(int argc, char** argv) {
       }
     } else if (arg == "--expect-transport") {
       o.expect_transport = value;
+    } else if (arg == "--expect-algorithm") {
+      o.expect_algorithm = value;
     } else {
       return InvalidArgumentError("unknown option " + arg +
                                   " (options: --counts --big-counts --big-scope --seed "
-                                  "--expect-transport)");
+                                  "--expect-transport --expect-algorithm)");
     }
   }
   return o;

@@ -26,7 +26,12 @@ struct CheckOptions {
   std::vector<size_t> big_counts = {(size_t{1} << 20) + 3};
   BigScope big_scope = BigScope::kCore;
   uint64_t seed = 1;
-  std::string expect_transport;  // "shm" or "tcp": every peer must be served by it
+  // "shm", "tcp" or "ucx": every peer must be served by it; "LOCAL/REMOTE" (shm/tcp): peers on
+  // this rank's host by LOCAL, the others by REMOTE.
+  std::string expect_transport;
+  // Where set, a 1 MiB f32 allreduce, broadcast and allgather at the end must each have chosen
+  // this algorithm (e.g. "hierarchical" when ranks span hosts).
+  std::string expect_algorithm;
 };
 
 Result<CheckOptions> ParseCheckOptions(int argc, char** argv);

@@ -8,7 +8,10 @@
 //   --counts 0,1,7,1000    counts for the full matrix
 //   --big-counts 1048579   counts for the big pass, whose breadth --big-scope sets:
 //   --big-scope all|core|min|none   (core: allreduce in full, the rest for a few dtypes)
-//   --seed N  --expect-transport shm|tcp (every peer must use it)
+//   --seed N
+//   --expect-transport shm|tcp|ucx (every peer must use it) or LOCAL/REMOTE such as shm/tcp
+//     (peers on this rank's host use LOCAL, the others REMOTE)
+//   --expect-algorithm NAME  (1 MiB allreduce, broadcast and allgather must choose it)
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -46,6 +49,7 @@ class Checker {
   void Barrier();
   void IntegerAvgRefused();
   void TransportIsExpected();
+  void AlgorithmIsExpected();
   void Record(bool ok, const std::string& what, const std::string& detail);
   std::string Describe(const CheckCase& c, bool in_place, bool async) const;
   uint64_t NextSeed() { return bench::MixSeed(options_.seed, ++case_number_); }
@@ -249,11 +253,37 @@ void Checker::IntegerAvgRefused() {
 
 void Checker::TransportIsExpected() {
   if (options_.expect_transport.empty()) return;
+  const size_t slash = options_.expect_transport.find('/');
+  const std::string local = options_.expect_transport.substr(0, slash);
+  const std::string remote =
+      slash == std::string::npos ? local : options_.expect_transport.substr(slash + 1);
   for (int peer = 0; peer < comm_.size(); ++peer) {
     if (peer == comm_.rank()) continue;
+    const bool same_host = comm_.node_of(peer) == comm_.node_rank();
+    const std::string& expected = same_host ? local : remote;
     const std::string t = comm_.transport_to(peer);
-    Record(t == options_.expect_transport, "transport to rank " + std::to_string(peer),
-           "is " + t + ", expected " + options_.expect_transport);
+    Record(t == expected, "transport to rank " + std::to_string(peer),
+           "is " + t + ", expected " + expected + (same_host ? " (same host)" : " (another host)"));
+  }
+}
+
+// The algorithm the selector picks for mid-sized collectives: checks, for example, that ranks
+// spanning hosts go hierarchical. The data are checked like every other case.
+void Checker::AlgorithmIsExpected() {
+  if (options_.expect_algorithm.empty()) return;
+  const size_t count = size_t{1} << 18;  // 1 MiB of f32
+  for (CollectiveKind kind :
+       {CollectiveKind::kAllreduce, CollectiveKind::kBroadcast, CollectiveKind::kAllgather}) {
+    CheckCase c{};
+    c.kind = kind;
+    c.dtype = DataType::kF32;
+    c.op = ReduceOp::kSum;
+    c.count = count;
+    RunCollective(c, /*in_place=*/false, /*async=*/false);
+    const std::string chosen = comm_.last_algorithm();
+    Record(chosen == options_.expect_algorithm,
+           std::string(CollectiveName(kind)) + " of 1 MiB algorithm",
+           "is " + chosen + ", expected " + options_.expect_algorithm);
   }
 }
 
@@ -269,6 +299,7 @@ void Checker::RunAll() {
   Async();
   Barrier();
   IntegerAvgRefused();
+  AlgorithmIsExpected();
 }
 
 int Checker::Finish() {

@@ -5,7 +5,8 @@
 # --rsh 'ip netns exec'. Cases:
 #   collectives  -H ns1:2,ns2:2 collective_check over tcp, every element checked, with one
 #                socket per pair and with four (COHORT_SOCKET_NSTREAMS=4); again over ucx
-#                (UCX_TLS=tcp)
+#                (UCX_TLS=tcp); and with the default transports (shm inside a host, tcp
+#                across), checking that the hierarchical algorithms were chosen
 #   placement    (--hostfile) each rank runs in its namespace with its identity; output
 #                prefixed [rank]
 #   kill         the last rank (on ns2) SIGKILLs itself mid-allreduce: the job stops on both
@@ -58,6 +59,15 @@ for streams in 1 4; do
   grep -qE "^\[0\] collective_check: [0-9]+ checks passed \(4 ranks" "$work/$name" ||
     fail "$name: no '[0] collective_check: N checks passed (4 ranks' line"
 done
+
+# 1a. The default transports (auto: shm inside each host, tcp across), where allreduce, broadcast
+#     and allgather must choose the hierarchical algorithms.
+run collectives_auto timeout 600 "$cohortrun" -H "$ns1:2,$ns2:2" "${mh[@]}" --timeout 500 \
+  -x COHORT_TIMEOUT=60 "$check" --big-scope min --expect-transport shm/tcp \
+  --expect-algorithm hierarchical --seed 4244
+[ "$status" -eq 0 ] || fail "collectives_auto: cohortrun exited $status"
+grep -qE "^\[0\] collective_check: [0-9]+ checks passed \(4 ranks" "$work/collectives_auto" ||
+  fail "collectives_auto: no '[0] collective_check: N checks passed (4 ranks' line"
 
 # 1b. The same over ucx (libcohort_ucx), with UCX's tcp transport on the namespaces' interface
 # (COHORT_SOCKET_IFNAME from --network-interface becomes UCX_NET_DEVICES). Skipped, with a
