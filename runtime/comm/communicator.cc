@@ -85,8 +85,15 @@ Result<std::shared_ptr<Store>> OpenStore(const Config& config, const Identity& i
     TcpStoreServer::Options options;
     options.port = address.port;
     options.secret = config.secret;
-    COHORT_ASSIGN_OR_RETURN(std::unique_ptr<TcpStoreServer> started, TcpStoreServer::Start(options));
-    *server = std::shared_ptr<TcpStoreServer>(std::move(started));
+    Result<std::unique_ptr<TcpStoreServer>> started = TcpStoreServer::Start(options);
+    if (!started.ok()) {
+      return Status(started.status().code(),
+                    "rank 0 hosts the job's store on port " + std::to_string(address.port) +
+                        " (chosen from MASTER_PORT) but cannot listen there: " +
+                        started.status().message() +
+                        "; choose a MASTER_PORT whose port (and, under torchrun, the next) is free");
+    }
+    *server = std::shared_ptr<TcpStoreServer>(std::move(started).value());
   }
   COHORT_ASSIGN_OR_RETURN(std::unique_ptr<TcpStoreClient> client,
                           TcpStoreClient::Connect(address, config.secret, config.connect_timeout));

@@ -139,10 +139,20 @@ Status FillStoreAddress(const EnvMap& env, Identity* id) {
                                 " is set but " + (host ? "MASTER_PORT" : "MASTER_ADDR") +
                                 " is missing; set both (or COHORT_STORE_ADDR=host:port)");
   }
-  COHORT_RETURN_IF_ERROR(ParseInt("MASTER_PORT", *port, 1, 65535, "a TCP port").status());
+  COHORT_ASSIGN_OR_RETURN(int port_number, ParseInt("MASTER_PORT", *port, 1, 65535, "a TCP port"));
+  // Under torchrun's static rendezvous its agent already serves a store on MASTER_PORT (and says
+  // so with TORCHELASTIC_USE_AGENT_STORE=True, torch's spelling), so rank 0 takes the next port.
+  if (const std::string* agent = Get(env, "TORCHELASTIC_USE_AGENT_STORE"); agent && *agent == "True") {
+    if (port_number == 65535) {
+      return InvalidArgumentError("MASTER_PORT=65535 is torchrun's agent store and cohort's "
+                                  "store would take the next port, which does not exist; choose "
+                                  "a lower MASTER_PORT (torchrun --master-port)");
+    }
+    ++port_number;
+  }
   // An IPv6 literal needs brackets to be split back into host and port.
   bool v6 = host->find(':') != std::string::npos && host->front() != '[';
-  id->store_addr = (v6 ? "[" + *host + "]" : *host) + ":" + *port;
+  id->store_addr = (v6 ? "[" + *host + "]" : *host) + ":" + std::to_string(port_number);
   id->rank0_hosts_store = true;
   return Status::Ok();
 }

@@ -87,6 +87,22 @@ TEST(Identity, TorchrunWithMasterAddress) {
   EXPECT_TRUE(id.rank0_hosts_store);
 }
 
+// torchrun's agent serves its own store on MASTER_PORT: cohort's goes on the next port.
+TEST(Identity, TorchrunAgentStoreKeepsMasterPort) {
+  EnvMap env = {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "node1"},
+                {"MASTER_PORT", "29500"}, {"TORCHELASTIC_USE_AGENT_STORE", "True"}};
+  Identity id = MustDetect(env);
+  EXPECT_EQ(id.store_addr, "node1:29501");
+  EXPECT_TRUE(id.rank0_hosts_store);
+  env["TORCHELASTIC_USE_AGENT_STORE"] = "False";  // the workers make their own store
+  EXPECT_EQ(MustDetect(env).store_addr, "node1:29500");
+  env["TORCHELASTIC_USE_AGENT_STORE"] = "True";
+  env["MASTER_PORT"] = "65535";
+  std::string m = ErrorOf(env);
+  EXPECT_TRUE(Has(m, "MASTER_PORT=65535")) << m;
+  EXPECT_TRUE(Has(m, "lower MASTER_PORT")) << m;
+}
+
 TEST(Identity, CohortStoreAddrBeatsMasterAddr) {
   Identity id = MustDetect({{"RANK", "0"}, {"WORLD_SIZE", "1"}, {"MASTER_ADDR", "a"},
                             {"MASTER_PORT", "1"}, {"COHORT_STORE_ADDR", "b:2"}});
