@@ -16,9 +16,10 @@ namespace detail {
 // `data` holds `count` elements split into io.size() blocks (BlockRange); this rank starts with
 // block (rank + owned_shift) mod size and ends with all of them. Step s sends block
 // (rank + owned_shift - s) to the right and receives block (rank + owned_shift - s - 1) from the
-// left, so every pair posts in the same order.
+// left, so every pair posts in the same order. With `own_source` set, the owned block is not in
+// `data` yet: step 0 sends it from there and copies it into place while the transfer runs.
 Status RingAllgatherBlocks(PeerIo& io, std::byte* data, size_t count, size_t element_bytes,
-                           int owned_shift);
+                           int owned_shift, const std::byte* own_source = nullptr);
 }  // namespace detail
 
 }  // namespace cohort
