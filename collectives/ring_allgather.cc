@@ -28,10 +28,6 @@ Status RingAllgatherBlocks(PeerIo& io, std::byte* data, size_t count, size_t ele
     if (from_source) CopyIfDistinct(out_data, own_source, out.count * element_bytes);
     COHORT_RETURN_IF_ERROR(io.WaitAll());
   }
-  if (size == 1 && own_source != nullptr) {
-    const Range own = BlockRange(count, size, 0);
-    CopyIfDistinct(data + own.offset * element_bytes, own_source, own.count * element_bytes);
-  }
   return Status::Ok();
 }
 

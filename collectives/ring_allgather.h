@@ -18,6 +18,7 @@ namespace detail {
 // (rank + owned_shift - s) to the right and receives block (rank + owned_shift - s - 1) from the
 // left, so every pair posts in the same order. With `own_source` set, the owned block is not in
 // `data` yet: step 0 sends it from there and copies it into place while the transfer runs.
+// Needs io.size() > 1 (callers handle a world of one with RunAlone).
 Status RingAllgatherBlocks(PeerIo& io, std::byte* data, size_t count, size_t element_bytes,
                            int owned_shift, const std::byte* own_source = nullptr);
 }  // namespace detail

@@ -79,7 +79,7 @@ def test_torchrun_static_rendezvous(script):
     except ImportError:
         pytest.skip(f"{sys.executable} has no torch.distributed.run (torchrun)")
     port = free_port_pair()
-    # Underscored options: Debian's torch (2.1) knows no others; newer ones accept both.
+    # Underscored options: Debian 12's torch (1.13) knows no others; newer ones accept both.
     cmd = [sys.executable, "-m", "torch.distributed.run", "--nnodes", "1", "--nproc_per_node", "2",
            "--master_addr", "127.0.0.1", "--master_port", str(port), "--max_restarts", "0",
            script]
