@@ -128,8 +128,6 @@ void TcpAcceptor::Handshake(UniqueFd fd, std::string address) {
       other_count = true;
       status = InvalidArgumentError(StreamCountMismatch(
           "rank " + std::to_string(hello.rank) + " (" + address + ")", nstreams, nstreams_));
-      if (fatal_.ok()) fatal_ = status;
-      arrived_.notify_all();
     } else if (stream >= expected_[rank].size() || !expected_[rank][stream]) {
       status = InvalidArgumentError(address + " claims to be tcp stream " + std::to_string(stream) +
                                     " of rank " + std::to_string(hello.rank) +
@@ -139,8 +137,13 @@ void TcpAcceptor::Handshake(UniqueFd fd, std::string address) {
     }
   }
   if (other_count) {
+    // The reason goes out before WaitAll learns of it: once it has, the acceptor may be torn down,
+    // shutting this socket, and the peer would see a bare close instead of why.
     const uint8_t reply[5] = {kOtherStreamCount, static_cast<uint8_t>(nstreams_), 0, 0, 0};
     (void)WriteFull(fd.get(), reply, sizeof(reply), deadline_, what);
+    std::lock_guard<std::mutex> lock(mutex_);
+    if (fatal_.ok()) fatal_ = status;
+    arrived_.notify_all();
   }
   if (status.ok()) {
     status = WriteFull(fd.get(), &kAccepted, 1, deadline_, what);
