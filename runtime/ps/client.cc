@@ -33,7 +33,8 @@ Client::Client(Endpoint& endpoint, int worker, std::shared_ptr<Store> store, con
       options_(std::move(options)),
       server_bytes_(static_cast<size_t>(layout_.num_servers), 0),
       server_lost_(static_cast<size_t>(layout_.num_servers)),
-      said_goodbye_(static_cast<size_t>(layout_.num_servers), 0) {}
+      said_goodbye_(static_cast<size_t>(layout_.num_servers), 0),
+      error_text_(static_cast<size_t>(layout_.num_servers)) {}
 
 Client::~Client() = default;
 
@@ -83,7 +84,7 @@ void Client::Dispatch(Sub* sub) {
   const Status& lost = server_lost_[static_cast<size_t>(sub->server)];
   if (!lost.ok()) {
     sub->sent = true;
-    CompleteSub(sub, lost);
+    CompleteSub(sub, ForCall(*sub, lost));
     MaybeRetire(sub);
     return;
   }
@@ -179,7 +180,10 @@ Result<void*> Client::PayloadDestination(int from, const WireHeader& h) {
       return InvalidArgumentError("protocol error: a reply of " + std::to_string(h.payload_bytes) +
                                   " bytes from " + endpoint_.DescribeMember(from));
     }
-    std::vector<uint8_t>& into = h.status != 0 ? discard_ : sub->reply_body;
+    // One error buffer per server: replies from several servers arrive at once, each link
+    // receiving into its own (a shared one could be reallocated under another's receive).
+    std::vector<uint8_t>& into =
+        h.status != 0 ? error_text_[static_cast<size_t>(sub->server)] : sub->reply_body;
     into.resize(h.payload_bytes);
     return static_cast<void*>(into.data());
   }
@@ -202,7 +206,7 @@ void Client::OnMessage(int from, const WireHeader& h, const void* payload) {
   const bool local = from == endpoint_.member();
   if (h.status != 0) {
     const char* text = static_cast<const char*>(payload);
-    CompleteSub(sub, ReplyStatus(h.status, std::string(text, text + h.payload_bytes)));
+    CompleteSub(sub, ForCall(*sub, ReplyStatus(h.status, std::string(text, text + h.payload_bytes))));
   } else {
     Status status;
     if (local && h.payload_bytes > 0) {
@@ -236,7 +240,7 @@ void Client::OnSent(uint64_t token, const Status& status) {
   sub->sent = true;
   if (!status.ok()) {
     const Status& lost = server_lost_[static_cast<size_t>(sub->server)];
-    CompleteSub(sub, !lost.ok() ? lost
+    CompleteSub(sub, !lost.ok() ? ForCall(*sub, lost)
                                 : UnavailableError("worker " + std::to_string(worker_) +
                                                    " could not send to " + ServerName(sub->server) +
                                                    ": " + status.message()));
@@ -255,8 +259,22 @@ void Client::OnPeerLost(int member, const Status& status) {
   COHORT_LOG(kWarn) << "parameter store worker " << worker_ << ": " << lost.message();
   for (size_t slot = 0; slot < slots_.size(); ++slot) {
     Sub* sub = slots_[slot];
-    if (sub != nullptr && sub->server == server) CompleteSub(sub, lost);
+    if (sub != nullptr && sub->server == server) CompleteSub(sub, ForCall(*sub, lost));
   }
+}
+
+Status Client::ForCall(const Sub& sub, const Status& status) const {
+  const std::string_view call = MsgTypeName(static_cast<MsgType>(sub.header.type));
+  // Most server replies already begin with the call ("push of key 'w' elements ...").
+  if (status.message().rfind(std::string(call) + " of ", 0) == 0) return status;
+  std::string key;
+  {
+    std::lock_guard lock(keys_mutex_);
+    if (sub.header.key < keys_.size()) key = " of key '" + keys_[sub.header.key].spec.name + "'";
+  }
+  return Status(status.code(), std::string(call) + key +
+                                   " on worker " + std::to_string(worker_) + " failed: " +
+                                   status.message());
 }
 
 void Client::CheckDeadlines() {

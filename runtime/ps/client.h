@@ -151,6 +151,10 @@ class Client final : public Endpoint::Sink {
     std::function<Status(Op&)> finish;  // progress thread, before the Work completes
   };
 
+  // `status` (a lost server) as the error of the call `sub` belongs to: "pull of key 'w' on
+  // worker 2 failed: parameter server 3 (host h) is gone ...".
+  Status ForCall(const Sub& sub, const Status& status) const;
+
   // User threads.
   Result<const Key*> Lookup(const std::string& name, const char* what) const;
   Status CheckBuffer(const Key& key, const BufferView& buffer, const char* what, const char* role) const;
@@ -202,7 +206,7 @@ class Client final : public Endpoint::Sink {
   std::vector<uint32_t> free_slots_;
   std::vector<Status> server_lost_;   // per server
   std::vector<uint8_t> said_goodbye_; // per server
-  std::vector<uint8_t> discard_;      // error replies' text
+  std::vector<std::vector<uint8_t>> error_text_;  // per server: its error replies' text
 };
 
 }  // namespace cohort::ps
