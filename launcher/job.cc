@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -178,8 +179,33 @@ void JobRunner::SignalLive(int sig) {
   if (role_ == Role::kMultiHost) return SignalAgents(sig);
   // Whole process groups, so that a rank's own children (a shell's child, data loaders) go too.
   for (const Rank& r : ranks_) {
-    if (r.alive) ::kill(-r.pid, sig);
+    if (!r.alive) continue;
+    ::kill(-r.pid, sig);
+    // A stopped rank (SIGSTOP, a debugger's ^Z) would hold SIGTERM until the SIGKILL seconds
+    // later: wake it so that it ends now, as a shell's kill and Slurm do.
+    if (sig == SIGTERM) ::kill(-r.pid, SIGCONT);
   }
+}
+
+std::string JobRunner::ReportedFailure() const {
+  if (!store_) return "";
+  std::optional<Bytes> report = store_->GetLocal(kAbortKey);
+  if (!report) return "";
+  // The error itself and the lines explaining it, not the history of operations under it.
+  const std::string all = ToString(*report);
+  std::string text;
+  for (size_t at = 0; at < all.size();) {
+    size_t end = std::min(all.find('\n', at), all.size());
+    const std::string line = all.substr(at, end - at);
+    const bool explains = line.rfind("  wait chain: ", 0) == 0 || line.rfind("  cause: ", 0) == 0;
+    if (at == 0) {
+      text = line.size() > 600 ? line.substr(0, 600) + "..." : line;
+    } else if (explains) {
+      text += ";" + line.substr(1);
+    }
+    at = end + 1;
+  }
+  return text;
 }
 
 void JobRunner::Stop(int exit_code, const std::string& abort_message,
@@ -253,8 +279,13 @@ void JobRunner::Reap() {
         if (r.server >= 0) {  // "rank 5 (pid ...) ..." -> "parameter server 1 (pid ...) ..."
           what = "parameter server " + std::to_string(r.server) + what.substr(what.find(" ("));
         }
-        Stop(ExitCodeFor(status), what, Clock::now() + options_.grace);
-        final_message_ = what + (ranks_.size() > 1 ? "; stopped the other ranks" : "");
+        // A rank that exited with an error often published why (it saw a mismatch, a timeout,
+        // a lost peer) before exiting: that report is the first failure, keep and show it. A
+        // rank killed by a signal could not say anything: its death is the cause.
+        const std::string reported = WIFEXITED(status) ? ReportedFailure() : "";
+        Stop(ExitCodeFor(status), reported.empty() ? what : reported, Clock::now() + options_.grace);
+        final_message_ = what + (ranks_.size() > 1 ? "; stopped the other ranks" : "") +
+                         (reported.empty() ? "" : "; the first error reported: " + reported);
       }
     }
   }

@@ -69,6 +69,8 @@ class JobRunner {
   void Drain(Rank& r, bool is_stderr);
   void HandleSignals();
   void Reap();
+  // The failure a rank published in the store (its first line), or "" when none did.
+  std::string ReportedFailure() const;
   void Stop(int exit_code, const std::string& abort_message,
             std::optional<Clock::time_point> term_at);
   void SignalLive(int sig);

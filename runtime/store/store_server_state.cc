@@ -104,6 +104,13 @@ void StoreServerState::SetLocal(const std::string& key, const Bytes& value) {
   if (woke && wake_) wake_();
 }
 
+std::optional<Bytes> StoreServerState::GetLocal(const std::string& key) const {
+  std::lock_guard lock(mutex_);
+  auto it = data_.find(key);
+  if (it == data_.end()) return std::nullopt;
+  return it->second;
+}
+
 void StoreServerState::Unpark(uint64_t client) {
   std::lock_guard lock(mutex_);
   RemoveWaiterLocked(client);

@@ -33,6 +33,7 @@ class StoreServerState {
   // ExpireWaits. Changes made here may wake other clients: call TakeAnswers afterwards.
   std::optional<StoreReply> Execute(uint64_t client, StoreRequest request, Clock::time_point now);
   void SetLocal(const std::string& key, const Bytes& value);
+  std::optional<Bytes> GetLocal(const std::string& key) const;
   // Forgets the parked request of a client that went away.
   void Unpark(uint64_t client);
 

@@ -8,6 +8,7 @@
 #include <chrono>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -35,6 +36,8 @@ class TcpStoreServer {
   size_t rejected_connections() const;
   // Sets a key directly, without a connection (the launcher publishes job-wide facts).
   void SetLocal(const std::string& key, const Bytes& value);
+  // Reads a key directly (nullopt when it is not set).
+  std::optional<Bytes> GetLocal(const std::string& key) const;
 
   struct Impl;
 

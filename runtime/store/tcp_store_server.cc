@@ -375,4 +375,8 @@ void TcpStoreServer::SetLocal(const std::string& key, const Bytes& value) {
   impl_->state.SetLocal(key, value);
 }
 
+std::optional<Bytes> TcpStoreServer::GetLocal(const std::string& key) const {
+  return impl_->state.GetLocal(key);
+}
+
 }  // namespace cohort
