@@ -3,6 +3,8 @@
 #include <cstdio>
 #include <cstring>
 
+#include "runtime/comm/wait_chain.h"
+
 namespace cohort {
 
 CommPeerIo::CommPeerIo(int rank, int size, const std::vector<std::unique_ptr<Link>>* links,
@@ -22,6 +24,7 @@ void CommPeerIo::BeginOp(uint64_t tag, const OpSummary& what, std::chrono::milli
   what_ = what;
   timeout_ = timeout;
   deadline_.reset();  // set by the first link wait: arena waits time themselves
+  awaited_.clear();
   if (arena_ != nullptr) {
     static_assert(sizeof(Fingerprint) == NodeArena::kCallRecordBytes);
     call_ = FingerprintOf(what);
@@ -77,7 +80,8 @@ Status CommPeerIo::Fail(const Status& cause) const {
                                   ": " + cause.message());
 }
 
-Status CommPeerIo::TimedOut(const std::string& awaited) const {
+Status CommPeerIo::TimedOut(const std::string& awaited) {
+  awaited_ = RanksNamedIn(awaited);
   char seconds[32];
   std::snprintf(seconds, sizeof(seconds), "%.1f", static_cast<double>(timeout_.count()) / 1000);
   return DeadlineExceededError(std::string("timed out after ") + seconds +

@@ -47,6 +47,8 @@ class CommPeerIo final : public PeerIo {
   Status Recv(int peer, void* data, size_t bytes) override;
   Status WaitAll() override;
   SharedArena* arena() override { return arena_spans_world_ ? &arena_view_ : nullptr; }
+  // The ranks the last operation still waited for when it timed out (empty otherwise).
+  const std::vector<int>& awaited() const { return awaited_; }
   SharedArena* node_arena() override { return arena_ != nullptr ? &arena_view_ : nullptr; }
   std::span<const int> node_of_rank() const override { return *node_of_rank_; }
 
@@ -62,7 +64,7 @@ class CommPeerIo final : public PeerIo {
   std::string DescribePending() const;
   Status Fail(const Status& cause) const;
   // A wait that ran out: the timeout, what was still awaited, and what to check.
-  Status TimedOut(const std::string& awaited) const;
+  Status TimedOut(const std::string& awaited);
 
   // The arena as algorithms see it: Sync bounded by this operation's deadline and hooks.
   class ArenaView final : public SharedArena {
@@ -93,6 +95,7 @@ class CommPeerIo final : public PeerIo {
   ArenaView arena_view_{this};
   // The arena's call check (node_arena.h): this operation's first Sync compares every rank's
   // announced call; `calls_` holds them (sized once, so the check allocates nothing).
+  std::vector<int> awaited_;
   bool check_calls_ = false;
   uint64_t first_step_ = 0;
   Fingerprint call_;

@@ -10,6 +10,7 @@
 #include "runtime/base/logging.h"
 #include "runtime/base/tag.h"
 #include "runtime/comm/fingerprint.h"
+#include "runtime/comm/wait_chain.h"
 #include "runtime/store/watched_store.h"
 #include "runtime/transport/connect.h"
 #include "runtime/transport/link_waiter.h"
@@ -166,13 +167,25 @@ Status CommunicatorImpl::ExplainPeerLoss(const Status& status) {
   }
 }
 
+std::string CommunicatorImpl::ExplainTimeout(const Status& status) {
+  if (peer_io_ == nullptr || peer_io_->awaited().empty()) return "";
+  const std::string& message = status.message();
+  // Long enough for the ranks that time out at about the same moment to publish theirs.
+  const auto settle = std::min<std::chrono::milliseconds>(std::chrono::seconds(1), config_.timeout / 4);
+  std::string chain = ExplainWaitChain(*root_store_, "comm/" + name_ + "/waits/", rank_,
+                                       peer_io_->awaited(), message.substr(0, message.find(" (")),
+                                       settle);
+  return chain.empty() ? "" : "\n  " + chain;
+}
+
 Status CommunicatorImpl::Conclude(size_t history, Status status) {
   if (status.code() == StatusCode::kUnavailable && AbortStatus().ok()) {
     status = ExplainPeerLoss(status);
   }
   if (!status.ok()) {
     if (status.code() == StatusCode::kDeadlineExceeded) {
-      status = Status(status.code(), status.message() + "\n" + history_.Describe());
+      status = Status(status.code(), status.message() + ExplainTimeout(status) + "\n" +
+                                         history_.Describe());
     }
     PublishFailure(status);
   }
@@ -287,6 +300,11 @@ void CommunicatorImpl::PublishFailure(const Status& status) {
   if (report.size() > 4096) report.resize(4096);
   auto ignored = root_store_->CompareSet(kAbortKey, Bytes{}, ToBytes(report));
   (void)ignored;
+  // The peers hear it over the links too: when the store is gone with its host, that is how a
+  // rank waiting for this one learns what failed first.
+  for (auto& link : links_) {
+    if (link != nullptr) link->Close(status);
+  }
 }
 
 Status CommunicatorImpl::RemoteAbortStatus() {

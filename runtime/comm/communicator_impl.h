@@ -148,6 +148,8 @@ class CommunicatorImpl final : public Communicator {
   void Finish(const WorkPtr& work, size_t history, Status status);
   // Adds the cause another rank or the launcher published to a "peer lost" error.
   Status ExplainPeerLoss(const Status& status);
+  // For a timeout: "\n  wait chain: ..." naming the rank the chain of waits ends at (wait_chain.h).
+  std::string ExplainTimeout(const Status& status);
   // Drives the links until a point-to-point request completes, a new call arrives, or a slice
   // of time passes; fails in-flight messages whose deadline passed.
   void PumpPointToPoint();

@@ -62,6 +62,12 @@ class Link {
   // Checks, without blocking, that the peer still exists (shm: its pid). Links whose peer's
   // death shows up as an error on its own (tcp: EOF, reset) return Ok.
   virtual Status CheckPeerAlive() { return Status::Ok(); }
+
+  // Breaks the link because this rank failed (`why`): completes pending requests with it and,
+  // where the transport can (tcp, ucx), tells the peer why before closing, so that a rank
+  // waiting for this one learns the first failure rather than a bare close. No-op once broken;
+  // shm peers watch each other's pids and learn the cause from the store.
+  virtual void Close(const Status& why) { (void)why; }
 };
 
 }  // namespace cohort

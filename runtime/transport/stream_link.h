@@ -127,6 +127,7 @@ class StreamLink final : public Link {
   bool busy() const override { return !sends_.empty() || !recvs_.empty(); }
   bool AppendPollFds(std::vector<pollfd>* fds) const override;
   Status CheckPeerAlive() override;
+  void Close(const Status& why) override { Fail(why); }
 
   // Breaks the link from outside (a sibling stream of a StripedLink failed): tells the peer why
   // with an abort frame if the send side is at a message boundary, completes every pending

@@ -55,6 +55,7 @@ class StripedLink final : public Link {
   bool busy() const override;
   bool AppendPollFds(std::vector<pollfd>* fds) const override;
   Status CheckPeerAlive() override;
+  void Close(const Status& why) override { (void)Break(why); }  // every stream tells the peer
 
  private:
   // A large message in flight: the caller's request and one request per piece.

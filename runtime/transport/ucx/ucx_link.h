@@ -62,6 +62,7 @@ class UcxLink final : public Link {
   Result<bool> Progress() override;
   bool busy() const override { return !pending_.empty(); }
   Status CheckPeerAlive() override;
+  void Close(const Status& why) override;
 
   // "rank 3 (host node7)".
   std::string peer_name() const;
