@@ -1,6 +1,7 @@
 // Encoding of the agent's job and control lines (see agent_protocol.h).
 #include "launcher/agent_protocol.h"
 
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <sstream>
@@ -89,8 +90,12 @@ Result<AgentJob> DecodeAgentJob(const std::string& payload) {
     job.env.emplace_back(f.substr(0, eq), f.substr(eq + 1));
   }
   if (i != fields.size()) return bad("trailing fields");
-  if (job.count < 1 || job.first_rank < 0 || job.first_rank + job.count > job.world_size) {
+  // In 64 bits: first_rank and count may each be up to 2^30 (found by tests/fuzz).
+  if (job.count < 1 || job.first_rank < 0 || int64_t{job.first_rank} + job.count > job.world_size) {
     return bad("ranks outside the world");
+  }
+  if (job.node_rank < 0 || job.node_rank >= job.world_size) {
+    return bad("node rank outside the world");
   }
   return job;
 }

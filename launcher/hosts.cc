@@ -9,14 +9,18 @@
 namespace cohort::launcher {
 namespace {
 
-// A slot count of 1..1'000'000 from `text`; anything else fails.
+// The most slots a host may have, and the most ranks one rank per slot may start (cohortrun's
+// -np limit).
+constexpr int kMaxSlots = 1'000'000;
+
+// A slot count of 1..kMaxSlots from `text`; anything else fails.
 bool ParseSlots(const std::string& text, int* slots) {
   if (text.empty() || text.size() > 7) return false;
   for (char c : text) {
     if (c < '0' || c > '9') return false;
   }
   long n = std::strtol(text.c_str(), nullptr, 10);
-  if (n < 1 || n > 1'000'000) return false;
+  if (n < 1 || n > kMaxSlots) return false;
   *slots = static_cast<int>(n);
   return true;
 }
@@ -33,15 +37,22 @@ bool ValidHost(const std::string& host) {
   return true;
 }
 
-// Adds `entry` to `hosts`, merging a repeated host's slots.
-void Add(std::vector<HostSlots>* hosts, HostSlots entry) {
+// Adds `entry` to `hosts`, merging a repeated host's slots; false when that makes more than
+// kMaxSlots (a sum that used to overflow int; found by tests/fuzz).
+bool Add(std::vector<HostSlots>* hosts, HostSlots entry) {
   for (HostSlots& h : *hosts) {
     if (h.host == entry.host) {
+      if (h.slots > kMaxSlots - entry.slots) return false;
       h.slots += entry.slots;
-      return;
+      return true;
     }
   }
   hosts->push_back(std::move(entry));
+  return true;
+}
+
+std::string TooManySlots(const std::string& host) {
+  return "host " + host + " is given more than " + std::to_string(kMaxSlots) + " slots in all";
 }
 
 // "host" or "host:N" into `out`; false when malformed.
@@ -75,7 +86,8 @@ Result<std::vector<HostSlots>> ParseHostList(const std::string& text) {
                                   "' is not host or host:slots (slots a number from 1); "
                                   "example: -H node1:4,node2:4");
     }
-    Add(&hosts, std::move(h));
+    const std::string host = h.host;
+    if (!Add(&hosts, std::move(h))) return InvalidArgumentError("-H: " + TooManySlots(host));
     begin = end + 1;
   }
   return hosts;
@@ -126,7 +138,11 @@ Result<std::vector<HostSlots>> ParseHostfile(const std::string& contents,
         return bad("unknown field '" + key + "'");
       }
     }
-    Add(&hosts, std::move(h));
+    const std::string host = h.host;
+    if (!Add(&hosts, std::move(h))) {
+      return InvalidArgumentError(source + ":" + std::to_string(line_number) + ": " +
+                                  TooManySlots(host));
+    }
   }
   if (hosts.empty()) {
     return InvalidArgumentError(source + ": no hosts in the hostfile (only comments or blank "
@@ -148,7 +164,14 @@ Result<std::vector<HostPlacement>> PlaceRanks(const std::vector<HostSlots>& host
   if (hosts.empty()) return InvalidArgumentError("no hosts to place ranks on");
   long total = 0;
   for (const HostSlots& h : hosts) total += h.slots;
-  if (np == 0) np = static_cast<int>(total);
+  if (np == 0) {
+    if (total > kMaxSlots) {
+      return InvalidArgumentError("the hosts have " + std::to_string(total) + " slots, more "
+                                  "ranks than one job may start (" + std::to_string(kMaxSlots) +
+                                  "); give -np");
+    }
+    np = static_cast<int>(total);
+  }
   if (np > total && !oversubscribe) {
     return InvalidArgumentError("-np " + std::to_string(np) + " ranks but the hosts have only " +
                                 std::to_string(total) + " slots; add slots (-H host:N, hostfile "

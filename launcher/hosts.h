@@ -16,7 +16,7 @@ struct HostSlots {
 };
 
 // Parses "-H a:2,b,c:4" (no count means 1 slot). A host named twice adds its slots up, as in
-// Open MPI. Errors name the entry and the expected form.
+// Open MPI, to at most 1'000'000. Errors name the entry and the expected form.
 Result<std::vector<HostSlots>> ParseHostList(const std::string& text);
 
 // Parses a hostfile's contents; `source` (the file name) and the line number start each error.
@@ -37,7 +37,7 @@ struct HostPlacement {
 };
 
 // Places `np` ranks by filling each host's slots in order (by-slot, as mpirun's default); np 0
-// means "one rank per slot". More ranks than slots is an error that names both counts and
+// means "one rank per slot" (at most 1'000'000 ranks, -np's limit). More ranks than slots is an error that names both counts and
 // --oversubscribe, unless `oversubscribe`, which deals the extra ranks round-robin. Hosts that
 // get no rank are left out.
 Result<std::vector<HostPlacement>> PlaceRanks(const std::vector<HostSlots>& hosts, int np,

@@ -7,6 +7,8 @@
 #include <cstdlib>
 #include <set>
 #include <sstream>
+#include <string>
+#include <vector>
 
 #include "runtime/config/config.h"
 
@@ -76,6 +78,32 @@ Result<std::chrono::milliseconds> ParseSeconds(const std::string& flag, const st
   return *parsed;
 }
 
+// Boost's what() fills an error's template by replacing placeholders until none is left, so an
+// option word that itself contains "%canonical_option%" never finishes: `cohortrun
+// --%canonical_option%` hung (found by tests/fuzz). The template is filled here in one pass; its
+// only placeholder for our options (all strings) is the option's name.
+std::string DescribeOptionError(const po::error& e) {
+  const auto* named = dynamic_cast<const po::error_with_option_name*>(&e);
+  if (named == nullptr) return e.what();  // a fixed text
+  const std::string& text = named->m_error_template;
+  const std::string placeholder = "%canonical_option%";
+  std::string message;
+  size_t at = 0;
+  for (size_t hit; (hit = text.find(placeholder, at)) != std::string::npos;
+       at = hit + placeholder.size()) {
+    message.append(text, at, hit - at).append(named->get_option_name());
+  }
+  message.append(text, at, std::string::npos);
+  if (const auto* ambiguous = dynamic_cast<const po::ambiguous_option*>(&e)) {
+    const std::vector<std::string>& names = ambiguous->alternatives();  // ours: no placeholders
+    for (size_t i = 0; i < names.size(); ++i) {
+      message += std::string(i == 0 ? " and matches " : ", ") +
+                 (i > 0 && i + 1 == names.size() ? "and " : "") + "'--" + names[i] + "'";
+    }
+  }
+  return message;
+}
+
 }  // namespace
 
 std::string LaunchUsage() {
@@ -114,7 +142,7 @@ Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
     po::store(parser.run(), vm);
     po::notify(vm);
   } catch (const po::error& e) {
-    return InvalidArgumentError(std::string(e.what()) + " (see cohortrun --help)");
+    return InvalidArgumentError(DescribeOptionError(e) + " (see cohortrun --help)");
   }
 
   options.help = vm.count("help") != 0;

@@ -99,6 +99,19 @@ Status GetKey(ByteReader& r, KeySpec* key) {
 
 namespace {
 
+// A count read from a body is believed only as far as the bytes behind it go: `count` elements of
+// at least `min_bytes` each must still fit in `r`, or nothing is allocated for them.
+Status CheckCount(const ByteReader& r, uint64_t count, size_t min_bytes, const char* what) {
+  if (count <= r.left() / min_bytes) return Status::Ok();
+  return InvalidArgumentError("message body announces " + std::to_string(count) + " " + what +
+                              " but only " + std::to_string(r.left()) + " bytes follow");
+}
+
+// Smallest encodings: a LoadSource (empty file name), a SavedSlice (no worker counts).
+constexpr size_t kMinSourceBytes = 4 + 7 * 8;
+constexpr size_t kMinOptimizerBytes = 1 + 7 * 8 + 1;
+constexpr size_t kMinSavedSliceBytes = 4 + 6 * 8 + kMinOptimizerBytes + 8 + 4;
+
 uint64_t SplitMix64(uint64_t x) {
   x += 0x9e3779b97f4a7c15ull;
   x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9ull;
@@ -211,10 +224,12 @@ Status GetLoad(ByteReader& r, LoadBody* b) {
   uint32_t workers = 0, sources = 0;
   COHORT_RETURN_IF_ERROR(r.Get(&workers));
   if (workers > 1'000'000) return InvalidArgumentError("load body names too many workers");
+  COHORT_RETURN_IF_ERROR(CheckCount(r, workers, sizeof(int64_t), "workers"));
   b->worker_pushes.resize(workers);
   for (int64_t& n : b->worker_pushes) COHORT_RETURN_IF_ERROR(r.Get(&n));
   COHORT_RETURN_IF_ERROR(r.Get(&sources));
   if (sources > 1'000'000) return InvalidArgumentError("load body names too many sources");
+  COHORT_RETURN_IF_ERROR(CheckCount(r, sources, kMinSourceBytes, "sources"));
   b->sources.resize(sources);
   for (LoadSource& s : b->sources) {
     COHORT_RETURN_IF_ERROR(r.GetString(&s.file, 4096));
@@ -251,6 +266,7 @@ Status GetSaveReply(ByteReader& r, SaveReply* reply) {
   uint32_t n = 0;
   COHORT_RETURN_IF_ERROR(r.Get(&n));
   if (n > kMaxKeys) return InvalidArgumentError("save reply lists too many slices");
+  COHORT_RETURN_IF_ERROR(CheckCount(r, n, kMinSavedSliceBytes, "slices"));
   reply->slices.resize(n);
   for (SavedSlice& s : reply->slices) {
     SegmentInfo& g = s.segment;
@@ -263,6 +279,7 @@ Status GetSaveReply(ByteReader& r, SaveReply* reply) {
     uint32_t workers = 0;
     COHORT_RETURN_IF_ERROR(r.Get(&workers));
     if (workers > 1'000'000) return InvalidArgumentError("save reply names too many workers");
+    COHORT_RETURN_IF_ERROR(CheckCount(r, workers, sizeof(int64_t), "workers"));
     s.worker_pushes.resize(workers);
     for (int64_t& p : s.worker_pushes) COHORT_RETURN_IF_ERROR(r.Get(&p));
   }

@@ -35,6 +35,16 @@ size_t HeaderAreaBytes(size_t num_rings) {
 }
 static_assert(sizeof(ShmRingControl) <= kPage);
 
+// Whether `size` bytes hold the header area and `num_rings` rings of `ring_bytes` as
+// InitShmSegment lays them out (whole pages). The values come from another process's header,
+// so the sum is checked for overflow rather than computed with ShmSegmentBytes.
+bool SegmentHolds(size_t size, uint64_t num_rings, uint64_t ring_bytes) {
+  if (ring_bytes == 0 || ring_bytes % kPage != 0 || ring_bytes > size) return false;
+  size_t rings = 0, total = 0;
+  return !__builtin_mul_overflow(num_rings, kPage + ring_bytes, &rings) &&
+         !__builtin_add_overflow(HeaderAreaBytes(num_rings), rings, &total) && total <= size;
+}
+
 class ShmStream final : public ByteStream {
  public:
   ShmStream(int peer_rank, pid_t peer_pid, std::shared_ptr<ShmSegment> inbound_segment,
@@ -62,6 +72,9 @@ class ShmStream final : public ByteStream {
       // bytes out, so the space below the new tail may be overwritten now.
       cached_tail_ = c->tail.load(std::memory_order_acquire);
     }
+    // The counters live in memory the peer can write: never trust more than a ring's worth of
+    // data between them (a wrapped difference would let the copy below run past the ring).
+    if (head - cached_tail_ > cap) return Corrupt("outbound", head, cached_tail_, cap);
     size_t n = std::min<uint64_t>(want, cap - (head - cached_tail_));
     if (n == 0) return size_t{0};
     uint64_t pos = head;
@@ -86,6 +99,7 @@ class ShmStream final : public ByteStream {
       // Acquire pairs with the producer's release store of head: bytes below it are readable.
       cached_head_ = c->head.load(std::memory_order_acquire);
     }
+    if (cached_head_ - tail > in_.bytes) return Corrupt("inbound", cached_head_, tail, in_.bytes);
     size_t n = std::min<uint64_t>(want, cached_head_ - tail);
     if (n == 0) {
       // The producer sets producer_closed (release) after its last head store, so if we see the
@@ -131,13 +145,23 @@ class ShmStream final : public ByteStream {
   }
 
  private:
+  Status Corrupt(const char* which, uint64_t head, uint64_t tail, uint64_t ring_bytes) const {
+    return InternalError("the " + std::string(which) + " shared-memory ring of the link to rank " +
+                         std::to_string(peer_rank_) + " is corrupt: head " + std::to_string(head) +
+                         " and tail " + std::to_string(tail) + " are not within its " +
+                         std::to_string(ring_bytes) + " bytes (did another process write into "
+                         "the segment?)");
+  }
+  // Both skip empty pieces: an empty iovec may have a null base, which memcpy must not get.
   void CopyIn(uint64_t pos, const char* src, size_t bytes) {
+    if (bytes == 0) return;
     size_t at = pos % out_.bytes;
     size_t first = std::min(bytes, out_.bytes - at);
     std::memcpy(out_.data + at, src, first);
     if (bytes > first) std::memcpy(out_.data, src + first, bytes - first);
   }
   void CopyOut(uint64_t pos, char* dst, size_t bytes) {
+    if (bytes == 0) return;
     size_t at = pos % in_.bytes;
     size_t first = std::min(bytes, in_.bytes - at);
     std::memcpy(dst, in_.data + at, first);
@@ -189,26 +213,48 @@ void InitShmSegment(ShmSegment& segment, int owner_rank, pid_t owner_pid,
   // socket round trip orders these plain stores before their loads.
 }
 
-Result<ShmRing> FindShmRing(const ShmSegment& segment, int owner_rank, int peer_rank,
-                            pid_t* owner_pid) {
-  const auto* header = reinterpret_cast<const ShmSegmentHeader*>(segment.data());
-  if (segment.size() < sizeof(ShmSegmentHeader) || header->magic != kSegmentMagic ||
-      header->version != kSegmentVersion || header->owner_rank != owner_rank ||
-      segment.size() < ShmSegmentBytes(header->num_rings, header->ring_bytes)) {
-    return InternalError("shared memory segment " + segment.name() + " is not the segment of rank " +
+namespace detail {
+
+Result<ShmRingPlace> LocateShmRing(const char* data, size_t size, const std::string& name,
+                                   int owner_rank, int peer_rank) {
+  // Copied out rather than cast: the fuzzer's bytes are not aligned as a mapping is.
+  ShmSegmentHeader header{};
+  if (size >= sizeof(header)) std::memcpy(&header, data, sizeof(header));
+  if (size < sizeof(ShmSegmentHeader) || header.magic != kSegmentMagic ||
+      header.version != kSegmentVersion || header.owner_rank != owner_rank ||
+      !SegmentHolds(size, header.num_rings, header.ring_bytes)) {
+    return InternalError("shared memory segment " + name + " is not the segment of rank " +
                          std::to_string(owner_rank) +
                          " (bad header); is another job using the same COHORT_JOB_ID?");
   }
-  if (owner_pid != nullptr) *owner_pid = static_cast<pid_t>(header->owner_pid);
-  const auto* peers = reinterpret_cast<const int32_t*>(header + 1);
-  for (uint32_t i = 0; i < header->num_rings; ++i) {
-    if (peers[i] != peer_rank) continue;
-    char* base = segment.data() + HeaderAreaBytes(header->num_rings) + i * (kPage + header->ring_bytes);
-    return ShmRing{reinterpret_cast<ShmRingControl*>(base), base + kPage, header->ring_bytes};
+  const char* peers = data + sizeof(ShmSegmentHeader);
+  for (uint32_t i = 0; i < header.num_rings; ++i) {
+    int32_t peer = 0;
+    std::memcpy(&peer, peers + i * sizeof(int32_t), sizeof(peer));
+    if (peer != peer_rank) continue;
+    ShmRingPlace place;
+    place.control_offset = HeaderAreaBytes(header.num_rings) + i * (kPage + header.ring_bytes);
+    place.data_offset = place.control_offset + kPage;
+    place.bytes = header.ring_bytes;
+    place.owner_pid = static_cast<pid_t>(header.owner_pid);
+    return place;
   }
-  return InternalError("shared memory segment " + segment.name() + " of rank " +
+  return InternalError("shared memory segment " + name + " of rank " +
                        std::to_string(owner_rank) + " has no ring for rank " +
                        std::to_string(peer_rank));
+}
+
+}  // namespace detail
+
+Result<ShmRing> FindShmRing(const ShmSegment& segment, int owner_rank, int peer_rank,
+                            pid_t* owner_pid) {
+  COHORT_ASSIGN_OR_RETURN(detail::ShmRingPlace place,
+                          detail::LocateShmRing(segment.data(), segment.size(), segment.name(),
+                                                owner_rank, peer_rank));
+  if (owner_pid != nullptr) *owner_pid = place.owner_pid;
+  char* base = segment.data();
+  return ShmRing{reinterpret_cast<ShmRingControl*>(base + place.control_offset),
+                 base + place.data_offset, place.bytes};
 }
 
 std::unique_ptr<ByteStream> MakeShmStream(int peer_rank, pid_t peer_pid,

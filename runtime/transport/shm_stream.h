@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "runtime/transport/shm_segment.h"
@@ -49,6 +50,24 @@ void InitShmSegment(ShmSegment& segment, int owner_rank, pid_t owner_pid,
 // `peer_rank`. Also returns the owner's pid.
 Result<ShmRing> FindShmRing(const ShmSegment& segment, int owner_rank, int peer_rank,
                             pid_t* owner_pid = nullptr);
+
+namespace detail {
+
+// Where a ring lies in a segment's bytes, as offsets from the segment's start.
+struct ShmRingPlace {
+  size_t control_offset = 0;  // the ring's ShmRingControl page
+  size_t data_offset = 0;     // its data, `bytes` long
+  size_t bytes = 0;
+  pid_t owner_pid = 0;
+};
+
+// FindShmRing over the `size` bytes of a segment named `name` (for errors): validates the header,
+// which another process wrote, and finds the ring whose producer is `peer_rank`. Pure, so that
+// a hostile header can be fuzzed without shared memory.
+Result<ShmRingPlace> LocateShmRing(const char* data, size_t size, const std::string& name,
+                                   int owner_rank, int peer_rank);
+
+}  // namespace detail
 
 // A stream to `peer_rank` (process `peer_pid`): reads `inbound` (in this rank's segment), writes
 // `outbound` (in the peer's segment). The segments are kept mapped while the stream lives.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "runtime/base/logging.h"
 #include "runtime/store/auth.h"
@@ -16,19 +17,10 @@ namespace cohort {
 namespace {
 
 constexpr char kPurpose[] = "tcp-link";
-constexpr uint32_t kHelloMagic = 0x4F4C4548;  // "HELO"
 constexpr uint8_t kAccepted = 1;
 // Refused because the connector uses another stream count; 4 bytes follow, the first holding the
 // acceptor's count (at most 64).
 constexpr uint8_t kOtherStreamCount = 2;
-
-struct Hello {
-  uint32_t magic;
-  int32_t rank;
-  int32_t size;
-  // (stream count - 1) << 16 | stream index: 0 for the only socket of a pair, as before streams.
-  uint32_t streams;
-};
 
 std::string StreamCountMismatch(const std::string& who, int theirs, int mine) {
   return who + " uses COHORT_SOCKET_NSTREAMS=" + std::to_string(theirs) + " but this rank uses " +
@@ -37,6 +29,54 @@ std::string StreamCountMismatch(const std::string& who, int theirs, int mine) {
 }
 
 }  // namespace
+
+namespace detail {
+
+TcpHello MakeTcpHello(int rank, int size, int stream, int nstreams) {
+  return TcpHello{kTcpHelloMagic, rank, size,
+                  (static_cast<uint32_t>(nstreams - 1) << 16) | static_cast<uint32_t>(stream)};
+}
+
+TcpHelloVerdict DecodeTcpHello(const uint8_t* bytes, size_t count, const std::string& address,
+                               int size, int nstreams,
+                               const std::vector<std::vector<bool>>& expected) {
+  TcpHelloVerdict verdict;
+  TcpHello hello{};
+  if (count != sizeof(hello)) {
+    verdict.status = InvalidArgumentError("bad hello from " + address);
+    return verdict;
+  }
+  std::memcpy(&hello, bytes, sizeof(hello));
+  verdict.rank = static_cast<size_t>(hello.rank);
+  verdict.stream = hello.streams & 0xffff;
+  verdict.nstreams = static_cast<int>(hello.streams >> 16) + 1;
+  if (hello.magic != kTcpHelloMagic) {
+    verdict.status = InvalidArgumentError("bad hello from " + address);
+  } else if (hello.size != size) {
+    verdict.status = InvalidArgumentError(address + " says the world has " +
+                                          std::to_string(hello.size) + " ranks, this rank has " +
+                                          std::to_string(size));
+  } else if (hello.rank < 0 || hello.rank >= size || verdict.rank >= expected.size() ||
+             expected[verdict.rank].empty()) {
+    verdict.status = InvalidArgumentError(address + " claims to be rank " +
+                                          std::to_string(hello.rank) +
+                                          ", which is not expected to connect here");
+  } else if (verdict.nstreams != nstreams) {
+    // An authenticated rank of this job that can never connect: fail set-up now rather than
+    // at the connect timeout, on both sides.
+    verdict.other_stream_count = true;
+    verdict.status = InvalidArgumentError(StreamCountMismatch(
+        "rank " + std::to_string(hello.rank) + " (" + address + ")", verdict.nstreams, nstreams));
+  } else if (verdict.stream >= expected[verdict.rank].size() ||
+             !expected[verdict.rank][verdict.stream]) {
+    verdict.status = InvalidArgumentError(
+        address + " claims to be tcp stream " + std::to_string(verdict.stream) + " of rank " +
+        std::to_string(hello.rank) + ", which is not expected (or already connected)");
+  }
+  return verdict;
+}
+
+}  // namespace detail
 
 std::string SocketPeerAddress(int fd) {
   sockaddr_in addr{};
@@ -106,36 +146,19 @@ void TcpAcceptor::AcceptLoop() {
 void TcpAcceptor::Handshake(UniqueFd fd, std::string address) {
   const std::string what = "incoming connection from " + address;
   Status status = AuthenticateAsServer(fd.get(), secret_, kPurpose, deadline_, what);
-  Hello hello{};
-  if (status.ok()) status = ReadFull(fd.get(), &hello, sizeof(hello), deadline_, what);
-  const size_t rank = static_cast<size_t>(hello.rank);
-  const size_t stream = hello.streams & 0xffff;
-  const int nstreams = static_cast<int>(hello.streams >> 16) + 1;
-  bool other_count = false;
+  uint8_t hello[sizeof(detail::TcpHello)] = {};
+  if (status.ok()) status = ReadFull(fd.get(), hello, sizeof(hello), deadline_, what);
+  detail::TcpHelloVerdict verdict;
   if (status.ok()) {
     std::lock_guard<std::mutex> lock(mutex_);
-    if (hello.magic != kHelloMagic) {
-      status = InvalidArgumentError("bad hello from " + address);
-    } else if (hello.size != size_) {
-      status = InvalidArgumentError(address + " says the world has " + std::to_string(hello.size) +
-                                    " ranks, this rank has " + std::to_string(size_));
-    } else if (hello.rank < 0 || hello.rank >= size_ || expected_[rank].empty()) {
-      status = InvalidArgumentError(address + " claims to be rank " + std::to_string(hello.rank) +
-                                    ", which is not expected to connect here");
-    } else if (nstreams != nstreams_) {
-      // An authenticated rank of this job that can never connect: fail set-up now rather than
-      // at the connect timeout, on both sides.
-      other_count = true;
-      status = InvalidArgumentError(StreamCountMismatch(
-          "rank " + std::to_string(hello.rank) + " (" + address + ")", nstreams, nstreams_));
-    } else if (stream >= expected_[rank].size() || !expected_[rank][stream]) {
-      status = InvalidArgumentError(address + " claims to be tcp stream " + std::to_string(stream) +
-                                    " of rank " + std::to_string(hello.rank) +
-                                    ", which is not expected (or already connected)");
-    } else {
-      expected_[rank][stream] = false;  // reserve the slot before acking
-    }
+    verdict = detail::DecodeTcpHello(hello, sizeof(hello), address, size_, nstreams_, expected_);
+    status = verdict.status;
+    // Reserve the slot before acking.
+    if (status.ok()) expected_[verdict.rank][verdict.stream] = false;
   }
+  const bool other_count = verdict.other_stream_count;
+  const size_t rank = verdict.rank;
+  const size_t stream = verdict.stream;
   if (other_count) {
     // The reason goes out before WaitAll learns of it: once it has, the acceptor may be torn down,
     // shutting this socket, and the peer would see a bare close instead of why.
@@ -208,8 +231,7 @@ Result<UniqueFd> ConnectTcpPeer(const std::string& address, int rank, int size, 
   Result<UniqueFd> fd = Connect(*to, deadline);
   if (!fd.ok()) return context(fd.status());
   Status status = AuthenticateAsClient(fd->get(), secret, kPurpose, deadline, what);
-  Hello hello{kHelloMagic, rank, size,
-              (static_cast<uint32_t>(nstreams - 1) << 16) | static_cast<uint32_t>(stream)};
+  const detail::TcpHello hello = detail::MakeTcpHello(rank, size, stream, nstreams);
   if (status.ok()) status = WriteFull(fd->get(), &hello, sizeof(hello), deadline, what);
   uint8_t ack = 0;
   if (status.ok()) status = ReadFull(fd->get(), &ack, 1, deadline, what);

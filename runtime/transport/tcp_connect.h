@@ -10,6 +10,8 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstddef>
+#include <cstdint>
 #include <mutex>
 #include <set>
 #include <string>
@@ -72,5 +74,41 @@ Result<UniqueFd> ConnectTcpPeer(const std::string& address, int rank, int size, 
 
 // "10.0.0.2:41234" of a connected socket's other end.
 std::string SocketPeerAddress(int fd);
+
+namespace detail {
+
+// The hello a connecting rank sends after the handshake, as it crosses the wire (native byte
+// order: every rank of a job runs the same build).
+struct TcpHello {
+  uint32_t magic;
+  int32_t rank;
+  int32_t size;
+  // (stream count - 1) << 16 | stream index: 0 for the only socket of a pair, as before streams.
+  uint32_t streams;
+};
+static_assert(sizeof(TcpHello) == 16);
+inline constexpr uint32_t kTcpHelloMagic = 0x4F4C4548;  // "HELO"
+
+TcpHello MakeTcpHello(int rank, int size, int stream, int nstreams);
+
+// What an acceptor makes of the hello bytes a connection sent: the [rank][stream] slot it takes,
+// or why it is refused (`other_stream_count`: the connector uses another stream count, which
+// fails set-up on both sides at once).
+struct TcpHelloVerdict {
+  Status status;
+  bool other_stream_count = false;
+  size_t rank = 0;
+  size_t stream = 0;
+  int nstreams = 0;  // the connector's stream count
+};
+
+// Decodes `count` bytes of hello from `address` (anything but sizeof(TcpHello) bytes is refused)
+// and checks them against an acceptor of a `size`-rank world with `nstreams` sockets per pair that
+// still waits for the slots set in `expected[rank][stream]`. Pure: the caller reserves the slot.
+TcpHelloVerdict DecodeTcpHello(const uint8_t* bytes, size_t count, const std::string& address,
+                               int size, int nstreams,
+                               const std::vector<std::vector<bool>>& expected);
+
+}  // namespace detail
 
 }  // namespace cohort

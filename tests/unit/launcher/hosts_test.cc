@@ -123,6 +123,61 @@ TEST(Hostfile, MoreRanksThanSlots) {
   EXPECT_EQ((*over)[1].count, 3);
 }
 
+// Found by tests/fuzz (hosts, on a long input): a host named 2148 times with 1000000 slots each
+// overflowed its int slot count (undefined behaviour; a negative count in practice), and hosts
+// whose slots add up past INT_MAX made "one rank per slot" place a garbage number of ranks.
+TEST(Hostfile, SlotCountsNeverOverflow) {
+  std::string list, file;
+  for (int i = 0; i < 2148; ++i) {
+    list += "a:1000000,";
+    file += "a slots=1000000\n";
+  }
+  list += "a";
+  auto r = ParseHostList(list);
+  ASSERT_FALSE(r.ok());
+  EXPECT_TRUE(Has(r.status().message(), "host a is given more than 1000000 slots in all"))
+      << r.status().message();
+  auto f = ParseHostfile(file, "hosts.txt");
+  ASSERT_FALSE(f.ok());
+  EXPECT_TRUE(Has(f.status().message(), "hosts.txt:2: host a")) << f.status().message();
+  auto merged = ParseHostList("a:600000,b,a:400000");  // exactly the limit is fine
+  ASSERT_TRUE(merged.ok()) << merged.status().ToString();
+  EXPECT_EQ((*merged)[0].slots, 1'000'000);
+
+  std::vector<HostSlots> many(2148, HostSlots{"h", 1'000'000});
+  for (size_t i = 0; i < many.size(); ++i) many[i].host = "h" + std::to_string(i);
+  auto all = PlaceRanks(many, 0, false);
+  ASSERT_FALSE(all.ok());
+  EXPECT_TRUE(Has(all.status().message(), "2148000000 slots")) << all.status().message();
+  auto some = PlaceRanks(many, 1'000'000, false);  // an explicit -np still works
+  ASSERT_TRUE(some.ok()) << some.status().ToString();
+  EXPECT_EQ(some->size(), 1u);
+}
+
+// Found by tests/fuzz (agent_protocol): first_rank and count of up to 2^30 each overflowed int
+// when checked against the world size (undefined behaviour, and it could let the job through).
+TEST(CohortrunAgentProtocol, RanksAreCheckedWithoutOverflow) {
+  auto job = [](const std::string& world, const std::string& node, const std::string& first,
+                const std::string& count) {
+    std::string payload;
+    for (const std::string& f : {world, node, first, count, std::string("0"), std::string("h:1"),
+                                 std::string("j"), std::string("s"), std::string("1"),
+                                 std::string("prog"), std::string("0")}) {
+      payload += f;
+      payload.push_back('\0');
+    }
+    return DecodeAgentJob(payload);
+  };
+  auto big = job("1073741824", "0", "1073741824", "1073741824");
+  ASSERT_FALSE(big.ok());
+  EXPECT_TRUE(Has(big.status().message(), "ranks outside the world")) << big.status().message();
+  auto node = job("4", "4", "0", "4");
+  ASSERT_FALSE(node.ok());
+  EXPECT_TRUE(Has(node.status().message(), "node rank")) << node.status().message();
+  EXPECT_FALSE(job("4", "-1", "0", "4").ok());
+  EXPECT_TRUE(job("1073741824", "3", "1073741820", "4").ok());
+}
+
 TEST(CohortrunAgentProtocol, JobRoundTripsWithAwkwardValues) {
   AgentJob job;
   job.world_size = 8;

@@ -94,6 +94,26 @@ TEST(LaunchOptions, BadValuesAndUnknownOptions) {
   EXPECT_NE(ErrorOf({"-np", "2"}).find("no program"), std::string::npos);
 }
 
+// Found by tests/fuzz (launch_options): Boost formats its errors by replacing placeholders until
+// none is left, so an option word containing one looped forever. These must return at once.
+TEST(LaunchOptions, OptionWordsThatLookLikeBoostPlaceholdersDoNotHang) {
+  EXPECT_EQ(ErrorOf({"--%canonical_option%", "prog"}),
+            "unrecognised option '--%canonical_option%' (see cohortrun --help)");
+  EXPECT_NE(ErrorOf({"-np", "2", "--x%canonical_option%=1", "p"}).find("%canonical_option%"),
+            std::string::npos);
+  // The fuzzer's input, word for word.
+  EXPECT_FALSE(ErrorOf({"-=b\x10%canonical_option%", "", "", "", "-", "", "", "\x11",
+                        "\x11\xff\xffg"})
+                   .empty());
+  // Ordinary errors read as before.
+  EXPECT_EQ(ErrorOf({"-np", "2", "--bogus", "p"}),
+            "unrecognised option '--bogus' (see cohortrun --help)");
+  EXPECT_EQ(ErrorOf({"-np", "1", "-np", "2", "p"}),
+            "option '--np' cannot be specified more than once (see cohortrun --help)");
+  EXPECT_NE(ErrorOf({"-=b", "p"}).find("option '-=b' is ambiguous and matches '--"),
+            std::string::npos);
+}
+
 TEST(LaunchOptions, HelpAndPrintConfigNeedNoProgram) {
   Result<LaunchOptions> r = Parse({"--help"});
   ASSERT_TRUE(r.ok());

@@ -2,6 +2,7 @@
 // return errors (never crash, never read past the end: run under ASan in CI).
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <random>
 
 #include "runtime/ps/wire.h"
@@ -91,6 +92,65 @@ TEST(WireTest, InitialValuesDependOnlyOnSeedAndIndex) {
   EXPECT_NEAR(mean / 10000, 1.0, 0.03);
   EXPECT_NE(InitialValue(u, 0), InitialValue(Initializer::Uniform(-2, 3, 6), 0));
   EXPECT_EQ(InitialValue(Initializer::Constant(2.5), 77), 2.5f);
+}
+
+// Found by tests/fuzz (ps_wire): a save reply of 41 bytes announcing 2424832 slices made
+// GetSaveReply allocate ~400 MB before noticing the bytes were not there. Counts are now checked
+// against the bytes that follow before anything is allocated for them.
+TEST(WireTest, CountsAreCheckedAgainstTheBodyBeforeAllocating) {
+  const std::vector<uint8_t> fuzzed = {
+      0x00, 0x00, 0x00, 0x00, 0x7f, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xd1, 0x00, 0x00,
+      0x00, 0x54, 0x54, 0x54, 0x54, 0x54, 0x00, 0x00, 0x25, 0x00, 0x00, 0x00, 0xef, 0x00,
+      0x00, 0x4e, 0xff, 0xff, 0x3c, 0xff, 0xff, 0xff, 0xef, 0x00, 0x00, 0x03, 0xe8};
+  SaveReply save;
+  ByteReader r(fuzzed.data(), fuzzed.size());
+  Status status = GetSaveReply(r, &save);
+  EXPECT_EQ(status.code(), StatusCode::kInvalidArgument) << status.ToString();
+  EXPECT_NE(status.message().find("2424832 slices"), std::string::npos) << status.ToString();
+  EXPECT_TRUE(save.slices.empty());
+
+  // The same for every count: load sources and workers, and a saved slice's workers.
+  ByteWriter load;
+  load.PutString("ckpt");
+  PutInit(load, SampleInit());
+  load.Put<int64_t>(0);
+  load.Put<uint32_t>(1'000'000);  // workers, with no pushes behind them
+  LoadBody load_body;
+  ByteReader lr(load.bytes().data(), load.bytes().size());
+  status = GetLoad(lr, &load_body);
+  EXPECT_NE(status.message().find("1000000 workers"), std::string::npos) << status.ToString();
+  EXPECT_TRUE(load_body.worker_pushes.empty());
+
+  ByteWriter sources;
+  sources.PutString("ckpt");
+  PutInit(sources, SampleInit());
+  sources.Put<int64_t>(0);
+  sources.Put<uint32_t>(0);
+  sources.Put<uint32_t>(1'000'000);  // sources
+  ByteReader sr(sources.bytes().data(), sources.bytes().size());
+  status = GetLoad(sr, &load_body);
+  EXPECT_NE(status.message().find("1000000 sources"), std::string::npos) << status.ToString();
+  EXPECT_TRUE(load_body.sources.empty());
+
+  SaveReply one;
+  one.file = "shard-0.bin";
+  one.slices.resize(1);
+  ByteWriter w;
+  PutSaveReply(w, one);
+  std::vector<uint8_t> bytes = w.bytes();
+  const uint32_t workers = 1'000'000;  // the last field: the slice's worker count
+  std::memcpy(bytes.data() + bytes.size() - sizeof(workers), &workers, sizeof(workers));
+  ByteReader wr(bytes.data(), bytes.size());
+  status = GetSaveReply(wr, &save);
+  EXPECT_NE(status.message().find("1000000 workers"), std::string::npos) << status.ToString();
+
+  // A count the bytes do cover still decodes.
+  one.slices[0].worker_pushes = {1, 2, 3};
+  ByteWriter ok;
+  PutSaveReply(ok, one);
+  ByteReader okr(ok.bytes().data(), ok.bytes().size());
+  ASSERT_TRUE(GetSaveReply(okr, &save).ok());
+  EXPECT_EQ(save.slices[0].worker_pushes, one.slices[0].worker_pushes);
 }
 
 }  // namespace
