@@ -95,6 +95,7 @@ Status JobRunner::Start(const EnvMap& exported, const std::string& path) {
   const std::string store_addr = "127.0.0.1:" + std::to_string(store_->port());
   EnvMap worker_env = exported;
   if (options_.servers > 0) worker_env["COHORT_PS_SERVERS"] = std::to_string(options_.servers);
+  if (options_.elastic) worker_env["COHORT_ELASTIC"] = "1";
   std::string server_path;
   if (options_.servers > 0) {
     COHORT_ASSIGN_OR_RETURN(server_path, ServerProgram());
@@ -276,6 +277,12 @@ void JobRunner::Reap() {
       }
       if (Failed(status) && !stopping_ && !(r.server >= 0 && servers_stopped_)) {
         std::string what = DescribeExit(r.rank, pid, status);
+        if (options_.elastic && LiveCount() > 0) {
+          // The survivors go on: they learn it from their links, and shrink() from this key.
+          if (store_) store_->SetLocal(kDeadRankKeyPrefix + std::to_string(r.rank), ToBytes(what));
+          Say(what + "; " + std::to_string(LiveCount()) + " rank(s) go on (--elastic)");
+          continue;
+        }
         if (r.server >= 0) {  // "rank 5 (pid ...) ..." -> "parameter server 1 (pid ...) ..."
           what = "parameter server " + std::to_string(r.server) + what.substr(what.find(" ("));
         }

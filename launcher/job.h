@@ -16,6 +16,8 @@ namespace cohort::launcher {
 
 // The store key a failing job's ranks poll to fail fast; its value says which rank failed how.
 inline constexpr const char* kAbortKey = "cohort/abort";
+// --elastic: kDeadRankKeyPrefix + rank is set for every rank lost (runtime/comm/shrink).
+inline constexpr const char* kDeadRankKeyPrefix = "cohort/dead/";
 // After SIGTERM, how long ranks get before SIGKILL.
 inline constexpr int kTermToKillMs = 3000;
 

@@ -47,6 +47,8 @@ po::options_description Describe() {
        "network interface for the store and the ranks' tcp links: a name, prefixes (eth,ib), "
        "^exclusions or an IPv4 subnet (sets COHORT_SOCKET_IFNAME)")
       ("oversubscribe", "allow more ranks than the hosts' slots")
+      ("elastic", "a rank that fails does not stop the job: the others are told and go on with "
+                  "fewer ranks (Communicator::shrink, cohort.elastic); one host only")
       ("mpi", "hand spawning to Open MPI's mpirun (on PATH) with the matching options; the ranks "
               "meet through MPI")
       ("remote-agent", "internal: the per-host agent that --rsh starts; reads its job from stdin")
@@ -191,6 +193,7 @@ Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
   options.store_addr = text_of("store-addr");
   options.network_interface = text_of("network-interface");
   options.oversubscribe = vm.count("oversubscribe") != 0;
+  options.elastic = vm.count("elastic") != 0;
   options.remote_agent = vm.count("remote-agent") != 0;
   options.mpi = vm.count("mpi") != 0;
   if (vm.count("host") && options.host_list.empty()) {
@@ -230,6 +233,10 @@ Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
   } else if (options.servers > 0) {
     return InvalidArgumentError("--servers is not supported with -H/--hostfile yet; start the "
                                 "ParameterStore with co-located servers instead");
+  }
+  if (options.elastic && (options.mpi || options.multi_host() || options.servers > 0)) {
+    return InvalidArgumentError("--elastic works for jobs on this host without --mpi or "
+                                "--servers for now; drop one of them");
   }
   if (options.remote_agent) return options;  // its job comes on stdin
   if (options.help || options.print_config || options.print_settings_table) return options;

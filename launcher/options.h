@@ -33,6 +33,7 @@ struct LaunchOptions {
   std::string store_addr;                            // --store-addr HOST[:PORT] the store binds to
   std::string network_interface;                     // --network-interface: COHORT_SOCKET_IFNAME
   bool oversubscribe = false;                        // --oversubscribe: more ranks than slots
+  bool elastic = false;                              // --elastic: survivors go on (COHORT_ELASTIC)
   bool remote_agent = false;                         // --remote-agent: internal, see remote_agent.h
   bool rsh_given = false;                            // --rsh was on the command line
   bool mpi = false;                                  // --mpi: hand spawning to mpirun (mpi_handoff.h)

@@ -168,6 +168,16 @@ void shutdown() {
   g_default.reset();
 }
 
+Communicator& shrink() {
+  std::lock_guard lock(g_default_mutex);
+  if (!g_default) {
+    ThrowIfError(InvalidArgumentError("cohort::shrink() needs a communicator: call cohort::init() first"));
+  }
+  std::unique_ptr<Communicator> smaller = g_default->shrink();
+  g_default = std::move(smaller);  // the old one closes its (broken) links now
+  return *g_default;
+}
+
 bool is_initialized() {
   std::lock_guard lock(g_default_mutex);
   return g_default != nullptr;

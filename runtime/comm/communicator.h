@@ -84,6 +84,13 @@ class Communicator {
   // color takes part in the exchange but gets nullptr. Collective over this communicator.
   virtual std::unique_ptr<Communicator> split(int color, int key) = 0;
 
+  // After ranks were lost in an elastic job (cohortrun --elastic, COHORT_ELASTIC=1): every
+  // survivor calls shrink() and gets a new communicator of the survivors, ranked in their old
+  // order, under a new store namespace (no message of the old one reaches it). Works on a broken
+  // communicator. A rank counts as lost once the launcher reported it dead or when it has not
+  // called shrink() within COHORT_TIMEOUT; a rank that comes later gets an error.
+  virtual std::unique_ptr<Communicator> shrink() = 0;
+
   // Ends every pending and later operation on this communicator with an Aborted error at once.
   // Safe from any thread, any number of times; bounded in time.
   virtual void abort(const std::string& reason) = 0;
@@ -115,6 +122,9 @@ class Communicator {
 Communicator& init();
 // Destroys the default communicator (a later init() makes a new one).
 void shutdown();
+// Replaces the default communicator with init().shrink() (see Communicator::shrink) and
+// returns the new one.
+Communicator& shrink();
 bool is_initialized();
 
 }  // namespace cohort

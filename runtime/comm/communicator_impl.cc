@@ -20,6 +20,7 @@ namespace cohort {
 CommunicatorImpl::CommunicatorImpl(const Config& config, const Identity& identity,
                                    std::shared_ptr<Store> root_store, std::string name)
     : config_(config), rank_(identity.rank), size_(identity.size), name_(std::move(name)),
+      failure_key_(config.elastic ? "comm/" + name_ + "/abort" : kAbortKey),
       root_store_(std::move(root_store)),
       store_(std::make_shared<PrefixStore>(
           "comm/" + name_, std::make_shared<WatchedStore>(root_store_, kAbortKey))),
@@ -298,7 +299,7 @@ void CommunicatorImpl::PublishFailure(const Status& status) {
                        topo_.host_of_rank[static_cast<size_t>(rank_)] + ") failed: " +
                        status.message();
   if (report.size() > 4096) report.resize(4096);
-  auto ignored = root_store_->CompareSet(kAbortKey, Bytes{}, ToBytes(report));
+  auto ignored = root_store_->CompareSet(failure_key_, Bytes{}, ToBytes(report));
   (void)ignored;
   // The peers hear it over the links too: when the store is gone with its host, that is how a
   // rank waiting for this one learns what failed first.
@@ -308,12 +309,18 @@ void CommunicatorImpl::PublishFailure(const Status& status) {
 }
 
 Status CommunicatorImpl::RemoteAbortStatus() {
-  Result<bool> present = root_store_->Check(kAbortKey);
-  if (!present.ok()) return present.status().WithContext("lost the rendezvous store: ");
-  if (!*present) return Status::Ok();
-  Result<Bytes> reason = root_store_->Get(kAbortKey, std::chrono::milliseconds(1000));
-  std::string text = reason.ok() ? ToString(*reason) : "another rank failed";
-  return AbortedError("the job is stopping because " + text);
+  // This communicator's failures, then (when elastic, where they differ) the launcher's stop.
+  std::vector<std::string> keys = {failure_key_};
+  if (failure_key_ != kAbortKey) keys.emplace_back(kAbortKey);
+  for (const std::string& key : keys) {
+    Result<bool> present = root_store_->Check(key);
+    if (!present.ok()) return present.status().WithContext("lost the rendezvous store: ");
+    if (!*present) continue;
+    Result<Bytes> reason = root_store_->Get(key, std::chrono::milliseconds(1000));
+    std::string text = reason.ok() ? ToString(*reason) : "another rank failed";
+    return AbortedError("the job is stopping because " + text);
+  }
+  return Status::Ok();
 }
 
 Status CommunicatorImpl::ThrottledRemoteAbortStatus() {

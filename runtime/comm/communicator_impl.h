@@ -33,6 +33,8 @@ namespace cohort {
 
 // The job-wide key through which a failing rank or the launcher stops everyone.
 inline constexpr char kAbortKey[] = "cohort/abort";
+// cohortrun --elastic publishes kDeadRankKeyPrefix + rank for every rank it lost.
+inline constexpr char kDeadRankKeyPrefix[] = "cohort/dead/";
 
 class CommunicatorImpl final : public Communicator {
  public:
@@ -66,6 +68,7 @@ class CommunicatorImpl final : public Communicator {
   WorkPtr recv_async(const BufferView& buffer, int peer) override;
 
   std::unique_ptr<Communicator> split(int color, int key) override;
+  std::unique_ptr<Communicator> shrink() override;  // communicator_shrink.cc
   void abort(const std::string& reason) override;
   std::string last_algorithm() const override;
   void set_cuda_stream(void* stream) override;
@@ -168,6 +171,9 @@ class CommunicatorImpl final : public Communicator {
   int rank_;
   int size_;
   std::string name_;
+  // Where this rank publishes its failure: the job-wide kAbortKey, or under this communicator's
+  // name when elastic (a later, smaller communicator must not see the old one's failure).
+  std::string failure_key_;
   std::shared_ptr<Store> root_store_;
   std::shared_ptr<Store> store_;  // this communicator's namespace in root_store_
   Topology topo_;
@@ -197,6 +203,7 @@ class CommunicatorImpl final : public Communicator {
   uint64_t next_sequence_ = 1;               // collectives, in call order
   std::vector<uint64_t> sends_to_, recvs_from_;  // point-to-point counters per peer
   int splits_ = 0;
+  int shrinks_ = 0;
 
   std::atomic<bool> aborted_{false};
   mutable std::mutex status_mutex_;

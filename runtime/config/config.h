@@ -39,6 +39,9 @@ struct Config {
   std::string nccl_library;                    // COHORT_NCCL_LIBRARY: path of libnccl.so.2
   size_t staging_chunk_bytes = 4u << 20;       // COHORT_STAGING_CHUNK_BYTES: staged-path unit
   int ps_servers = 0;                          // COHORT_PS_SERVERS: dedicated parameter servers
+  // COHORT_ELASTIC (cohortrun --elastic): a lost rank does not end the job; the survivors'
+  // failures stay with their communicator, so that shrink() can make a smaller one.
+  bool elastic = false;
   // COHORT_BUSY_WAIT: how long a rank waiting for another keeps its CPU before sleeping; empty
   // = auto (backoff::CallerYieldFor).
   std::optional<std::chrono::milliseconds> busy_wait;

@@ -170,6 +170,14 @@ Status ParseBusyWait(const std::string& v, Config* c) {
   return Status::Ok();
 }
 
+Status ParseElastic(const std::string& v, Config* c) {
+  const std::string choice = Lower(v);
+  if (choice == "1" || choice == "true" || choice == "yes") c->elastic = true;
+  else if (choice == "0" || choice == "false" || choice == "no") c->elastic = false;
+  else return InvalidArgumentError("expected 1 or 0");
+  return Status::Ok();
+}
+
 Status ParseSecret(const std::string& v, Config* c) {
   c->secret = v;
   return Status::Ok();
@@ -236,6 +244,10 @@ const std::vector<Setting>& Table() {
         "Dedicated parameter-server processes of the job (cohortrun --servers K sets it); 0: "
         "parameter-store servers live in the worker ranks"},
        ParsePsServers},
+      {{"COHORT_ELASTIC", {}, "0",
+        "1: a lost rank does not end the job (cohortrun --elastic sets it); the survivors catch "
+        "the error and call shrink() for a smaller communicator (cohort.elastic in Python)"},
+       ParseElastic},
       {{"COHORT_BUSY_WAIT", {}, "auto",
         "How long a thread that waits for a collective keeps its CPU (polling, yielding it to "
         "runnable threads) before it sleeps: auto is 100ms; 0 sleeps after a 20us spin. A "

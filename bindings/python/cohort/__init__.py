@@ -61,7 +61,7 @@ from ._C import (  # noqa: F401  (re-exports)
     size,
 )
 
-for _name in ("node_rank", "num_nodes", "transport_to", "last_algorithm"):
+for _name in ("node_rank", "num_nodes", "transport_to", "last_algorithm", "shrink"):
     if hasattr(_C, _name):
         globals()[_name] = getattr(_C, _name)
 del _name

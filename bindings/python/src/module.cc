@@ -220,6 +220,14 @@ PYBIND11_MODULE(_C, m) {
         cohort::shutdown();
       },
       "Leave the job; a later init() joins again.");
+  m.def(
+      "shrink",
+      [] {
+        py::gil_scoped_release release;
+        cohort::shrink();
+      },
+      "After ranks were lost (cohortrun --elastic): replace the job's communicator with one of "
+      "the survivors, ranked in their old order. Every survivor calls it; see cohort.elastic.");
   m.def("is_initialized", &cohort::is_initialized);
   m.def("rank", [] { return cp::Comm().rank(); });
   m.def("size", [] { return cp::Comm().size(); });
