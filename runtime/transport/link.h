@@ -64,7 +64,7 @@ class Link {
   virtual Status CheckPeerAlive() { return Status::Ok(); }
 
   // Breaks the link because this rank failed (`why`): completes pending requests with it and,
-  // where the transport can (tcp, ucx), tells the peer why before closing, so that a rank
+  // where the transport can (tcp), tells the peer why before closing, so that a rank
   // waiting for this one learns the first failure rather than a bare close. No-op once broken;
   // shm peers watch each other's pids and learn the cause from the store.
   virtual void Close(const Status& why) { (void)why; }

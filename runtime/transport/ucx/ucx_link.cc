@@ -219,12 +219,6 @@ Result<bool> UcxLink::Progress() {
   return moved;
 }
 
-void UcxLink::Close(const Status& why) {
-  if (broken_) return;
-  SendAbort(why.message());
-  (void)Break(why);
-}
-
 Status UcxLink::CheckPeerAlive() {
   if (broken_) return error_;
   if (!pending_.empty() && endpoint_error_ != UCS_OK) return Break(PeerLost(endpoint_error_));
