@@ -1,0 +1,59 @@
+"""The cases of the fault-injection suite (run_faults.py): which operation, over which transport,
+meets which fault, and how long past COHORT_TIMEOUT the error may take."""
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class Case:
+    op: str                   # fault_case --op
+    fault: str                # fault_case --fault
+    transport: str = "auto"   # COHORT_TRANSPORT
+    detail: bool = False      # COHORT_DEBUG=DETAIL
+    np: int = 4
+    victim: int = None        # default: the last rank
+    mib: int = 4
+    margin: int = 3           # seconds allowed past COHORT_TIMEOUT
+    launch: str = "cohortrun"  # or "env": torchrun-style variables, rank 0 holds the store
+    disk_kib: int = 0         # full-disk: size of the tmpfs
+    label: str = ""
+
+    @property
+    def name(self):
+        parts = [self.op, self.fault, self.transport] + (["detail"] if self.detail else [])
+        return "-".join(parts + ([self.label] if self.label else []))
+
+    @property
+    def everyone_fails(self):
+        """Mismatches and a full disk fail every rank, the victim included."""
+        return self.fault.startswith("mismatch") or self.fault == "full-disk"
+
+    @property
+    def op_words(self):
+        """Words of which an error must contain one, to name the operation."""
+        if self.fault == "mismatch-op":  # either call of the mismatch (fault_case's swap)
+            return (self.op, "allreduce" if self.op == "broadcast" else "broadcast")
+        return (self.op,)
+
+
+COLLECTIVES = ("allreduce", "broadcast", "allgather")
+TRANSPORTS = ("shm", "tcp", "ucx")
+KILLS = ("kill-before", "kill-during", "kill-after", "stop")
+
+ALL_CASES = (
+    # A rank killed before, during and after the call, or frozen, over every transport.
+    [Case(op, fault, transport) for transport in TRANSPORTS for op in COLLECTIVES for fault in KILLS]
+    # Mismatched calls: found by the fingerprints of COHORT_DEBUG=DETAIL over shm and tcp, and
+    # without them over tcp (from the messages, or at the timeout).
+    + [Case(op, f"mismatch-{what}", transport, detail)
+       for transport, detail in (("shm", True), ("tcp", True), ("tcp", False))
+       for op in COLLECTIVES for what in ("op", "count", "dtype")]
+    + [Case("broadcast", "mismatch-root", t, d) for t, d in (("shm", True), ("tcp", True), ("tcp", False))]
+    # The parameter store: a server slice in every rank.
+    + [Case(op, fault, transport, margin=13 if fault == "stop" else 3)
+       for transport in ("shm", "tcp") for op in ("push", "pull") for fault in ("kill-during", "stop")]
+    # The store's process dies: cohortrun itself, or rank 0 under torchrun-style variables.
+    + [Case("allreduce", "launcher-killed", t) for t in ("shm", "tcp")]
+    + [Case("allreduce", "kill-during", "tcp", victim=0, launch="env", label="store-host")]
+    # A full disk during a checkpoint.
+    + [Case("save", "full-disk", "auto", mib=1, disk_kib=1536)]
+)
