@@ -25,7 +25,10 @@ constexpr size_t kPage = kShmPageBytes;
 // Page 0 of a rank's arena segment. The counter sits on its own cache line: the owner stores
 // it once per step while every other local rank spins on it.
 struct ArenaHeader {
-  uint64_t magic;
+  // Stored last by the creator (release), loaded first by attachers (acquire): an attacher that
+  // sees the magic sees the whole header. An atomic store rather than a fence and a plain store:
+  // a fence orders nothing before a non-atomic store, and GCC refuses fences under TSan.
+  std::atomic<uint64_t> magic;
   uint32_t version;
   int32_t owner_rank;
   int64_t owner_pid;
@@ -99,8 +102,7 @@ Result<std::shared_ptr<ShmSegment>> CreateArenaSegment(const std::string& name, 
   for (size_t i = 0; i < 2 * kExpressLines; ++i) lines[i].step.store(0, std::memory_order_relaxed);
   // Magic last: a reader that sees it sees a complete header (the store server orders the
   // segment's name after this anyway, so this is belt and braces).
-  std::atomic_thread_fence(std::memory_order_release);
-  header->magic = kArenaMagic;
+  header->magic.store(kArenaMagic, std::memory_order_release);
   return segment;
 }
 
@@ -126,7 +128,8 @@ Result<std::unique_ptr<NodeArena>> NodeArena::Attach(
                            std::to_string(ArenaSegmentBytes(slot_bytes)) + " expected)");
     }
     auto* header = reinterpret_cast<ArenaHeader*>(segment->data());
-    if (header->magic != kArenaMagic || header->version != kArenaVersion ||
+    if (header->magic.load(std::memory_order_acquire) != kArenaMagic ||
+        header->version != kArenaVersion ||
         header->owner_rank != static_cast<int32_t>(i) || header->slot_bytes != slot_bytes) {
       return InternalError("the shared-memory arena segment " + segment->name() + " of " +
                            rank_names[i] + " does not hold that rank's arena (stale segment from "

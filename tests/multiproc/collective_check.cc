@@ -25,6 +25,7 @@
 #include "benchmarks/cohort_bench/bench_math.h"
 #include "benchmarks/cohort_bench/expected.h"
 #include "runtime/cohort.h"
+#include "tests/multiproc/case_runner.h"
 #include "tests/multiproc/check_matrix.h"
 
 namespace cohort::check {
@@ -43,7 +44,6 @@ class Checker {
 
  private:
   void RunCollective(CheckCase c, bool in_place, bool async);
-  void Call(const CheckCase& c, void* send, void* recv, size_t in, size_t out, bool async);
   void SendRecv(DataType dtype, size_t count);
   void Async();
   void Barrier();
@@ -62,11 +62,7 @@ class Checker {
 };
 
 std::string Checker::Describe(const CheckCase& c, bool in_place, bool async) const {
-  std::string s = std::string(CollectiveName(c.kind)) + " dtype=" + std::string(DataTypeName(c.dtype));
-  if (IsReduction(c.kind)) s += " op=" + std::string(ReduceOpName(c.op));
-  if (HasRoot(c.kind)) s += " root=" + std::to_string(c.root);
-  return s + " count=" + std::to_string(c.count) + (in_place ? " in-place" : " out-of-place") +
-         (async ? " async" : "") + " case=" + std::to_string(case_number_);
+  return DescribeCase(c, in_place, async) + " case=" + std::to_string(case_number_);
 }
 
 void Checker::Record(bool ok, const std::string& what, const std::string& detail) {
@@ -80,65 +76,21 @@ void Checker::Record(bool ok, const std::string& what, const std::string& detail
   }
 }
 
-void Checker::Call(const CheckCase& c, void* send, void* recv, size_t in, size_t out, bool async) {
-  const BufferView s{send, in, c.dtype}, r{recv, out, c.dtype};
-  WorkPtr work;
-  switch (c.kind) {
-    case CollectiveKind::kAllreduce:
-      if (async) work = comm_.allreduce_async(s, r, c.op); else comm_.allreduce(s, r, c.op);
-      break;
-    case CollectiveKind::kReduceScatter:
-      if (async) work = comm_.reduce_scatter_async(s, r, c.op); else comm_.reduce_scatter(s, r, c.op);
-      break;
-    case CollectiveKind::kAllgather:
-      if (async) work = comm_.allgather_async(s, r); else comm_.allgather(s, r);
-      break;
-    case CollectiveKind::kBroadcast:
-      if (async) work = comm_.broadcast_async(s, r, c.root); else comm_.broadcast(s, r, c.root);
-      break;
-    case CollectiveKind::kReduce:
-      if (async) work = comm_.reduce_async(s, r, c.op, c.root); else comm_.reduce(s, r, c.op, c.root);
-      break;
-    case CollectiveKind::kAlltoall:
-      if (async) work = comm_.alltoall_async(s, r); else comm_.alltoall(s, r);
-      break;
-    default: break;
-  }
-  if (work) {
-    work->wait();
-    Record(work->test(), "Work::test after wait", "returned false");
-  }
-}
-
 void Checker::RunCollective(CheckCase c, bool in_place, bool async) {
   c.rank = comm_.rank();
   c.nranks = comm_.size();
   c.seed = NextSeed();
-  const size_t es = DataTypeSize(c.dtype), in = bench::InputCount(c), out = bench::OutputCount(c);
-  const size_t me = static_cast<size_t>(c.rank) * c.count * es;
-  unsigned char *send, *recv;
-  if (in_place) {  // collectives/collective_args.h: where send and recv lie in one buffer
-    recv_.resize(std::max(in, out) * es + 1);
-    send = recv = recv_.data();
-    if (c.kind == CollectiveKind::kAllgather) send += me;
-    if (c.kind == CollectiveKind::kReduceScatter) recv += me;
-  } else {
-    send_.resize(in * es + 1);
-    recv_.resize(out * es + 1);
-    send = send_.data();
-    recv = recv_.data();
+  const size_t es = DataTypeSize(c.dtype);
+  send_.resize(bench::InputCount(c) * es + 1);  // never empty: data() is not null at count 0
+  recv_.resize((RecvSpan(c, in_place) + 1) * es);  // + the guard element
+  const CasePointers p = PlaceCase(c, in_place, send_.data(), recv_.data());
+  PrepareCase(c, in_place, recv_.data(), p);
+  if (WorkPtr work = IssueCollective(comm_, c, p, async)) {
+    work->wait();
+    Record(work->test(), "Work::test after wait", "returned false");
   }
-  bench::FillSentinel(recv_.data(), recv_.size() / es, c.dtype);
-  bench::FillCheckInput(c, send);
-  Call(c, send, recv, in, out, async);
-  const Mismatch m = bench::CheckOutput(c, recv);
-  Record(m.wrong == 0, Describe(c, in_place, async),
-         std::to_string(m.wrong) + " wrong elements, first at " + bench::DescribeMismatch(m, c.dtype));
-  if (!in_place) {
-    const Mismatch s = bench::CheckInputUnchanged(c, send);
-    Record(s.wrong == 0, Describe(c, in_place, async) + " send buffer",
-           "changed by an out-of-place call: " + bench::DescribeMismatch(s, c.dtype));
-  }
+  const CaseOutcome outcome = CheckResult(c, in_place, recv_.data(), p);
+  Record(outcome.ok(), Describe(c, in_place, async), outcome.Describe(c.dtype));
 }
 
 void Checker::SendRecv(DataType dtype, size_t count) {
@@ -150,18 +102,9 @@ void Checker::SendRecv(DataType dtype, size_t count) {
   // waits for it before its send starts: `send_first` orders the calls so that no cycle of
   // ranks all wait to receive (rank 0 starts the ring; the lower rank of a pair sends first).
   auto exchange = [&](int to, int from, bool send_first, const char* pattern) {
-    std::vector<unsigned char> out(count * es + 1), in(count * es + 1);
-    // `in` must end up as a broadcast from `from` would leave it: holding from's input.
-    const CheckCase c{CollectiveKind::kBroadcast, dtype, ReduceOp::kSum, from, me, n, count, seed};
-    bench::FillCheckInput(c, out.data());
-    bench::FillSentinel(in.data(), count, dtype);
-    WorkPtr s, r;
-    if (send_first) s = comm_.send_async({out.data(), count, dtype}, to);
-    r = comm_.recv_async({in.data(), count, dtype}, from);
-    if (!send_first) s = comm_.send_async({out.data(), count, dtype}, to);
-    s->wait();
-    r->wait();
-    const Mismatch m = bench::CheckOutput(c, in.data());
+    std::vector<unsigned char> out((count + 1) * es), in((count + 1) * es);
+    const Mismatch m =
+        ExchangeAndCheck(comm_, dtype, count, seed, to, from, send_first, out.data(), in.data());
     Record(m.wrong == 0,
            std::string("send/recv ") + pattern + " dtype=" + std::string(DataTypeName(dtype)) +
                " count=" + std::to_string(count) + " from rank " + std::to_string(from),
@@ -191,16 +134,7 @@ void Checker::Async() {
     sends.emplace_back(bench::InputCount(c) * es);
     recvs.emplace_back(bench::OutputCount(c) * es);
     bench::FillCheckInput(c, sends.back().data());
-    const BufferView s{sends.back().data(), bench::InputCount(c), c.dtype};
-    const BufferView r{recvs.back().data(), bench::OutputCount(c), c.dtype};
-    switch (c.kind) {
-      case CollectiveKind::kAllreduce: works.push_back(comm_.allreduce_async(s, r, c.op)); break;
-      case CollectiveKind::kAllgather: works.push_back(comm_.allgather_async(s, r)); break;
-      case CollectiveKind::kBroadcast: works.push_back(comm_.broadcast_async(s, r, c.root)); break;
-      case CollectiveKind::kReduceScatter: works.push_back(comm_.reduce_scatter_async(s, r, c.op)); break;
-      case CollectiveKind::kAlltoall: works.push_back(comm_.alltoall_async(s, r)); break;
-      default: works.push_back(comm_.reduce_async(s, r, c.op, c.root)); break;
-    }
+    works.push_back(IssueCollective(comm_, c, {sends.back().data(), recvs.back().data()}, true));
   }
   for (size_t i = works.size(); i-- > 0;) works[i]->wait();
   for (size_t i = 0; i < cases.size(); ++i) {
