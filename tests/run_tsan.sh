@@ -13,8 +13,7 @@
 #   it checks the threads' own data (queues, Work, links, sockets), not the shm rings' protocol.
 #   By hand, cohortrun and tests/soak build here too (--target cohortrun soak); run the soak
 #   with --rss-limit-mib 512, as TSan's shadow memory grows with the run.
-# - CUDA is off (no GPU in CI, and nvcc adds minutes), and with it the one unit_comm test that
-#   assumes a CUDA build (see the filters below).
+# - CUDA is off (no GPU in CI, and nvcc adds minutes).
 # - The benchmark tests (LinkBench) and the collectives' full value matrix (CollectivesTest, and
 #   the big hierarchical layouts) only time or re-check single-threaded algorithm code over
 #   in-process peers; under TSan's 5-15x slowdown they would take over ten minutes.
@@ -25,12 +24,10 @@ jobs=$(nproc)
 [ "$jobs" -gt 2 ] && jobs=2
 
 tests=(unit_store unit_transport unit_comm unit_ps unit_zero unit_collectives)
-# Tests left out of each binary (gtest negative filters). ArgumentErrorsAreClear... expects
-# InvalidArgument for a host pointer described as CUDA memory, which a build without CUDA
-# refuses with UnsupportedError instead; its thread ranks are covered by the rest of unit_comm.
+# Tests left out of each binary (gtest negative filters): benchmarks and the big value
+# matrices (see above).
 declare -A filter=(
   [unit_transport]='-Transports/LinkBench.*'
-  [unit_comm]='-Communicator.ArgumentErrorsAreClearAndDoNotBreakTheCommunicator'
   [unit_collectives]='-CollectivesTest.*:HierarchicalTest.Allreduce:HierarchicalTest.Allgather'
 )
 
