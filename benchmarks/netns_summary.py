@@ -6,8 +6,9 @@ stream count, each as a ratio to raw TCP with one stream, as Markdown and as a b
 """
 import csv
 import statistics
-import sys
 from collections import defaultdict
+
+import summary_cli
 
 
 def main(csv_path, md_path, png_path):
@@ -32,9 +33,7 @@ def main(csv_path, md_path, png_path):
     with open(md_path, "w") as f:
         f.write("\n".join(lines) + "\n")
     print("\n".join(lines))
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = summary_cli.pyplot()
     fig, ax = plt.subplots(figsize=(10, 5))
     bars = ax.barh([l for l, _ in labels], [v for _, v in labels])
     ax.bar_label(bars, fmt="%.2f", fontsize=8)
@@ -43,11 +42,8 @@ def main(csv_path, md_path, png_path):
     ax.set_title("Two network namespaces: raw TCP and 64 MiB collectives (1 rank per namespace, 2 in 2x2)",
                  fontsize=10)
     ax.margins(x=0.15)
-    fig.tight_layout()
-    fig.savefig(png_path, dpi=110)
+    summary_cli.save(fig, png_path)
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 4:
-        sys.exit(__doc__)
-    main(*sys.argv[1:])
+    summary_cli.run(main, __doc__)

@@ -235,7 +235,8 @@ void CommunicatorImpl::Execute(Op& op) {
 
 Status CommunicatorImpl::Run(Op& op, const AlgorithmInfo* chosen) {
   if (op.device_path != Op::DevicePath::kNone) return RunCuda(op);
-  if (config_.check_fingerprints) COHORT_RETURN_IF_ERROR(CheckFingerprints(op));
+  // The inline path (`chosen`) runs only arena algorithms, which check every rank's call anyway.
+  if (config_.check_fingerprints && chosen == nullptr) COHORT_RETURN_IF_ERROR(CheckFingerprints(op));
   // An algorithm chosen by the caller means the inline path: the caller's thread waits.
   peer_io_->BeginOp(op.tag, op.summary, config_.timeout,
                     chosen != nullptr ? caller_yield_for_ : backoff::kYieldFor);

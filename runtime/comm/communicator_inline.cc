@@ -39,11 +39,13 @@ void CommunicatorImpl::RunBlocking(CollectiveKind kind, const BufferView& send,
 }
 
 bool CommunicatorImpl::TryRunInline(Op& op, Status* status) {
-  // DETAIL's fingerprint exchange and its messages stay on the queued path.
+  // Only the arena's algorithms (and a world of one) run here. Both need no DETAIL fingerprint
+  // exchange: the arena compares every rank's call at its first step (the shared-memory call
+  // check, always on), and a world of one has nobody to disagree with.
   // A world of one runs here too: its collectives are local copies, and the hand-off to the
   // progress thread made an 8-byte allreduce cost 28 us instead of well under one.
   const bool alone = size_ == 1;
-  if ((peer_io_->arena() == nullptr && !alone) || config_.check_fingerprints) return false;
+  if (peer_io_->arena() == nullptr && !alone) return false;
   Result<const AlgorithmInfo*> algorithm =
       SelectAlgorithm(op.args, WorldOf(*peer_io_), config_.algorithm);
   if (!algorithm.ok() || !((*algorithm)->needs_arena || alone)) return false;

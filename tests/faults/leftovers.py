@@ -1,6 +1,7 @@
 """What a finished job may have left behind: processes, /dev/shm segments, sockets, files."""
 import os
 import subprocess
+import time
 from dataclasses import dataclass
 
 
@@ -40,7 +41,6 @@ class Leftovers:
 
     def since(self, before, tmpdir, program, wait_s=5.0):
         """'none', or what appeared since `before` and is still there after up to wait_s."""
-        import time
         deadline = time.time() + wait_s
         while True:
             procs = self.processes(program)
