@@ -38,14 +38,20 @@ Result<std::vector<int>> AgreeOnSurvivors(Store& store, const std::string& prefi
                                           Deadline deadline) {
   const std::string list_key = prefix + "members";
   COHORT_RETURN_IF_ERROR(store.Set(prefix + "alive/" + std::to_string(rank), ToBytes("1")));
+  // An announcement is never taken back: each rank's is looked up until it is seen, not on
+  // every poll (a poll of every rank's key every 20 ms from every survivor loads the store).
+  std::vector<bool> announced(static_cast<size_t>(size), false);
   for (;;) {
     COHORT_ASSIGN_OR_RETURN(bool decided, store.Check(list_key));
     if (!decided) {
       std::vector<int> alive;
       bool all_accounted = true;
       for (int r = 0; r < size; ++r) {
-        COHORT_ASSIGN_OR_RETURN(bool here, store.Check(prefix + "alive/" + std::to_string(r)));
-        if (here) {
+        if (!announced[static_cast<size_t>(r)]) {
+          COHORT_ASSIGN_OR_RETURN(bool here, store.Check(prefix + "alive/" + std::to_string(r)));
+          announced[static_cast<size_t>(r)] = here;
+        }
+        if (announced[static_cast<size_t>(r)]) {
           alive.push_back(r);
           continue;
         }

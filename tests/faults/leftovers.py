@@ -39,11 +39,12 @@ class Leftovers:
             return 0
         return sum(1 for line in out.splitlines() if any(f"pid={p}," in line for p in pids))
 
-    def since(self, before, tmpdir, program, wait_s=5.0):
+    @staticmethod
+    def since(before, tmpdir, program, wait_s=5.0):
         """'none', or what appeared since `before` and is still there after up to wait_s."""
         deadline = time.time() + wait_s
         while True:
-            procs = self.processes(program)
+            procs = Leftovers.processes(program)
             shm = Leftovers.snapshot().shm - before.shm
             files = os.listdir(tmpdir) if os.path.isdir(tmpdir) else []
             if (not procs and not shm and not files) or time.time() >= deadline:
@@ -51,7 +52,7 @@ class Leftovers:
             time.sleep(0.1)
         found = []
         if procs:
-            found.append(f"{len(procs)} processes ({self.sockets(procs)} sockets)")
+            found.append(f"{len(procs)} processes ({Leftovers.sockets(procs)} sockets)")
         if shm:
             found.append("shm " + " ".join(sorted(shm)))
         if files:

@@ -128,7 +128,7 @@ class Runner:
         outputs, statuses = self.wait(case, procs)
         text = "\n".join(outputs)
         result = self.judge(case, text, statuses, started)
-        result["leftovers"] = Leftovers.snapshot().since(before, tmp, self.program.name)
+        result["leftovers"] = Leftovers.since(before, tmp, self.program.name)
         if result["leftovers"] != "none":
             result["problems"].append("left behind: " + result["leftovers"])
         shutil.rmtree(tmp, ignore_errors=True)
@@ -147,7 +147,10 @@ class Runner:
             try:
                 out, _ = p.communicate(timeout=max(1.0, limit - time.time()))
             except subprocess.TimeoutExpired:
-                os.killpg(p.pid, 9) if case.launch != "env" else p.kill()
+                if case.launch == "env":
+                    p.kill()
+                else:
+                    os.killpg(p.pid, 9)  # cohortrun and everything it started
                 out, _ = p.communicate()
                 out += "\nrun_faults: the job did not end in time; killed it"
             outputs.append(out)
