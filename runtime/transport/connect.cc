@@ -7,7 +7,8 @@
 //   shm-mapped/<r>  rank r has mapped every peer's segment; owners unlink after all peers did
 //   ucx-ok/<r>      "1"/"0" (auto only): rank r's host prefers UCX between hosts (an RDMA device
 //                   and UCX built in); a pair on different hosts uses ucx only if both say "1"
-//   ucx-addr/<r>    rank r's ucp worker address (written by libcohort_ucx, ucx_plugin.h)
+//   ucx-addr/<r>    rank r's tag-key nonce and ucp worker address (written by libcohort_ucx,
+//                   ucx_plugin.h)
 // A rank's arena segment (NodeArena) is named after its ring segment plus "-arena", so it needs
 // no key of its own; it exists when every rank on the host reaches the others over shm.
 #include "runtime/transport/connect.h"
@@ -371,6 +372,7 @@ Status LinkBuilder::ConnectUcx(std::vector<std::unique_ptr<Link>>* links) {
   setup.size = s_.size;
   setup.host_of_rank = s_.host_of_rank;
   setup.store = s_.store;
+  setup.secret = s_.config.secret;
   if (!s_.config.socket_ifname.empty()) {
     // UCX_NET_DEVICES wants the interface's name; COHORT_SOCKET_IFNAME may be prefixes or a
     // subnet, so pass the interface it selects.

@@ -6,7 +6,9 @@
 // Set-up, under the communicator's store namespace: every rank of the UCX peer set creates one
 // ucp worker for the communicator, publishes its address as ucx-addr/<rank>, creates an endpoint
 // to each peer from the peer's address and exchanges a hello with it, so an unreachable peer is
-// reported at set-up (naming it) rather than at the first collective.
+// reported at set-up (naming it) rather than at the first collective. The address is published
+// after a random nonce from which, with the job secret, peers derive the key of the tags they
+// send to that worker: without the secret, nothing sent to a worker is accepted (ucx_tag.h).
 #pragma once
 
 #include <memory>
@@ -27,6 +29,7 @@ struct UcxSetup {
   std::vector<std::string> host_of_rank;  // for error messages
   std::shared_ptr<Store> store;           // the communicator's own namespace
   std::string socket_ifname;              // the interface COHORT_SOCKET_IFNAME selects: UCX_NET_DEVICES
+  std::string secret;                     // the job secret: keys every message's tag (ucx_tag.h)
   Deadline deadline = Deadline::Never();
 };
 
@@ -48,6 +51,6 @@ bool HostHasRdmaDevice();
 
 inline constexpr const char* kUcxPluginLibrary = "libcohort_ucx.so";
 // void fn(const UcxSetup*, UcxConnectOutput*); the suffix is bumped when these structs change.
-inline constexpr const char* kUcxConnectSymbol = "cohort_ucx_connect_v1";
+inline constexpr const char* kUcxConnectSymbol = "cohort_ucx_connect_v2";
 
 }  // namespace cohort

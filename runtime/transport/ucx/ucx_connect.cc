@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstring>
 
 #include "runtime/base/logging.h"
 #include "runtime/transport/ucx/ucx_link.h"
@@ -24,9 +25,15 @@ Result<std::vector<std::unique_ptr<Link>>> Connect(const UcxSetup& s) {
                                 std::to_string(ucx_tag::kMaxRanks) + " ranks, this communicator has " +
                                 std::to_string(s.size) + "; use COHORT_TRANSPORT=tcp");
   }
-  COHORT_ASSIGN_OR_RETURN(std::shared_ptr<UcxWorker> worker, UcxWorker::Create(s.socket_ifname));
+  COHORT_ASSIGN_OR_RETURN(std::shared_ptr<UcxWorker> worker,
+                          UcxWorker::Create(s.socket_ifname, s.secret, s.size));
+  for (int r : s.peers) worker->ExpectSender(r, nullptr);
   COHORT_ASSIGN_OR_RETURN(std::string address, worker->Address());
-  COHORT_RETURN_IF_ERROR(s.store->Set("ucx-addr/" + std::to_string(s.rank), ToBytes(address)));
+  // Published: the nonce peers derive this worker's key from, then the address.
+  const ucx_tag::Nonce& nonce = worker->nonce();
+  std::string published(reinterpret_cast<const char*>(nonce.data()), nonce.size());
+  published += address;
+  COHORT_RETURN_IF_ERROR(s.store->Set("ucx-addr/" + std::to_string(s.rank), ToBytes(published)));
 
   std::vector<std::unique_ptr<Link>> links(static_cast<size_t>(s.size));
   std::vector<UcxLink*> pending;
@@ -36,8 +43,17 @@ Result<std::vector<std::unique_ptr<Link>>> Connect(const UcxSetup& s) {
     if (!peer_address.ok()) {
       return peer_address.status().WithContext("waiting for the ucx address of " + Name(s, r) + ": ");
     }
-    auto link = std::make_unique<UcxLink>(s.rank, r, Host(s, r), worker);
-    COHORT_RETURN_IF_ERROR(link->Connect(ToString(*peer_address)));
+    const std::string peer_published = ToString(*peer_address);
+    if (peer_published.size() <= ucx_tag::kNonceBytes) {
+      return InternalError("the ucx address " + Name(s, r) + " published is " +
+                           std::to_string(peer_published.size()) + " bytes, too short to hold a "
+                           "nonce and an address: is that rank running another cohort version?");
+    }
+    ucx_tag::Nonce peer_nonce;
+    std::memcpy(peer_nonce.data(), peer_published.data(), peer_nonce.size());
+    auto link = std::make_unique<UcxLink>(s.rank, r, Host(s, r), worker,
+                                          ucx_tag::DeriveKey(s.secret, peer_nonce));
+    COHORT_RETURN_IF_ERROR(link->Connect(peer_published.substr(ucx_tag::kNonceBytes)));
     COHORT_RETURN_IF_ERROR(link->StartHello(s.size));
     pending.push_back(link.get());
     links[r] = std::move(link);
@@ -70,7 +86,7 @@ Result<std::vector<std::unique_ptr<Link>>> Connect(const UcxSetup& s) {
 }  // namespace
 }  // namespace cohort
 
-extern "C" __attribute__((visibility("default"))) void cohort_ucx_connect_v1(
+extern "C" __attribute__((visibility("default"))) void cohort_ucx_connect_v2(
     const cohort::UcxSetup* setup, cohort::UcxConnectOutput* out) {
   cohort::Result<std::vector<std::unique_ptr<cohort::Link>>> links = cohort::Connect(*setup);
   if (links.ok()) {

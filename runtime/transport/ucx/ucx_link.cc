@@ -28,9 +28,16 @@ constexpr auto kCloseFor = std::chrono::milliseconds(1000);
 
 }  // namespace
 
-UcxLink::UcxLink(int rank, int peer, std::string peer_host, std::shared_ptr<UcxWorker> worker)
-    : rank_(rank), peer_(peer), peer_host_(std::move(peer_host)), worker_(std::move(worker)) {
+UcxLink::UcxLink(int rank, int peer, std::string peer_host, std::shared_ptr<UcxWorker> worker,
+                 uint64_t send_key)
+    : rank_(rank),
+      peer_(peer),
+      peer_host_(std::move(peer_host)),
+      worker_(std::move(worker)),
+      send_key_(send_key),
+      recv_key_(worker_->key()) {
   pending_.reserve(64);
+  worker_->ExpectSender(peer_, &recvs_posted_);
 }
 
 std::string UcxLink::peer_name() const {
@@ -60,7 +67,8 @@ Status UcxLink::Connect(const std::string& address) {
   ucp_request_param_t param = ControlParam();
   ucs_status_ptr_t recv =
       ucp_tag_recv_nbx(worker_->get(), abort_in_, sizeof(abort_in_),
-                       ucx_tag::Make(ucx_tag::kAbort, peer_, 0, 0), ucx_tag::kSenderMask, &param);
+                       ucx_tag::Make(ucx_tag::kAbort, peer_, 0, 0) ^ recv_key_,
+                       ucx_tag::kSenderMask, &param);
   if (UCS_PTR_IS_ERR(recv)) return PeerLost(UCS_PTR_STATUS(recv));
   abort_recv_ = recv;
   return Status::Ok();
@@ -71,11 +79,12 @@ Status UcxLink::StartHello(int size) {
   ucp_request_param_t param = ControlParam();
   ucs_status_ptr_t recv =
       ucp_tag_recv_nbx(worker_->get(), &hello_in_, sizeof(hello_in_),
-                       ucx_tag::Make(ucx_tag::kHello, peer_, 0, 0), ucx_tag::kSenderMask, &param);
+                       ucx_tag::Make(ucx_tag::kHello, peer_, 0, 0) ^ recv_key_,
+                       ucx_tag::kSenderMask, &param);
   if (UCS_PTR_IS_ERR(recv)) return PeerLost(UCS_PTR_STATUS(recv));
   hello_recv_ = recv;
-  ucs_status_ptr_t send = ucp_tag_send_nbx(ep_, &hello_out_, sizeof(hello_out_),
-                                           ucx_tag::Make(ucx_tag::kHello, rank_, 0, 0), &param);
+  const uint64_t hello_tag = ucx_tag::Make(ucx_tag::kHello, rank_, 0, 0) ^ send_key_;
+  ucs_status_ptr_t send = ucp_tag_send_nbx(ep_, &hello_out_, sizeof(hello_out_), hello_tag, &param);
   if (UCS_PTR_IS_ERR(send)) return PeerLost(UCS_PTR_STATUS(send));
   hello_send_ = send;
   return Status::Ok();
@@ -122,11 +131,12 @@ Status UcxLink::Post(bool is_recv, uint64_t tag, char* data, size_t bytes, Reque
     // length are read (ucp_tag_recv_request_test).
     param.op_attr_mask = UCP_OP_ATTR_FLAG_NO_IMM_CMPL;
     result = ucp_tag_recv_nbx(worker_->get(), data, bytes,
-                              ucx_tag::Make(ucx_tag::kData, peer_, recvs_posted_++, 0),
+                              ucx_tag::Make(ucx_tag::kData, peer_, recvs_posted_++, 0) ^ recv_key_,
                               ucx_tag::kMatchMask, &param);
   } else {
     result = ucp_tag_send_nbx(ep_, data, bytes,
-                              ucx_tag::Make(ucx_tag::kData, rank_, sends_posted_++, tag), &param);
+                              ucx_tag::Make(ucx_tag::kData, rank_, sends_posted_++, tag) ^ send_key_,
+                              &param);
   }
   if (UCS_PTR_IS_ERR(result)) {
     Status failed = PeerLost(UCS_PTR_STATUS(result));
@@ -147,7 +157,7 @@ Status UcxLink::PostRecv(uint64_t tag, void* data, size_t bytes, Request* reques
 }
 
 Status UcxLink::CheckArrival(const Pending& op, const ucp_tag_recv_info_t& info) {
-  const uint64_t sent_bits = info.sender_tag & ucx_tag::kCohortBitsMask;
+  const uint64_t sent_bits = (info.sender_tag ^ recv_key_) & ucx_tag::kCohortBitsMask;
   if (sent_bits == (op.tag & ucx_tag::kCohortBitsMask) && info.length == op.bytes) return Status::Ok();
   return Status(StatusCode::kInvalidArgument,
                 "message mismatch with " + peer_name() + ": this rank expected " +
@@ -229,8 +239,9 @@ void UcxLink::SendAbort(const std::string& text) {
   if (abort_send_ != nullptr || ep_ == nullptr || endpoint_error_ != UCS_OK) return;
   abort_out_ = text.substr(0, sizeof(abort_in_));
   ucp_request_param_t param = ControlParam();
-  ucs_status_ptr_t send = ucp_tag_send_nbx(ep_, abort_out_.data(), abort_out_.size(),
-                                           ucx_tag::Make(ucx_tag::kAbort, rank_, 0, 0), &param);
+  const uint64_t abort_tag = ucx_tag::Make(ucx_tag::kAbort, rank_, 0, 0) ^ send_key_;
+  ucs_status_ptr_t send =
+      ucp_tag_send_nbx(ep_, abort_out_.data(), abort_out_.size(), abort_tag, &param);
   if (!UCS_PTR_IS_ERR(send)) abort_send_ = send;  // best effort, as over tcp
 }
 
@@ -256,6 +267,7 @@ Status UcxLink::Break(Status status) {
 }
 
 UcxLink::~UcxLink() {
+  worker_->ExpectSender(peer_, nullptr);  // still a peer, but this link's counter is going
   ucp_worker_h worker = worker_->get();
   // Receives first: nothing may land in a buffer after this.
   for (Pending& op : pending_) {
@@ -269,11 +281,14 @@ UcxLink::~UcxLink() {
     ucp_request_free(recv);
   }
   if (ep_ != nullptr) {
-    // A healthy endpoint is flushed, so a last abort message still leaves; a failed one is
-    // released at once.
+    // A healthy, idle endpoint is flushed, so a last abort message still leaves. A failed or
+    // broken one, or one with sends in flight, is closed by force, which ends those sends: over
+    // a link that went silent (a cable pulled) they never finish, and UCX asserts when a worker
+    // is destroyed with requests still on one of its endpoints.
+    const bool force = endpoint_error_ != UCS_OK || broken_ || !abandoned_.empty();
     ucp_request_param_t param{};
     param.op_attr_mask = UCP_OP_ATTR_FIELD_FLAGS;
-    param.flags = endpoint_error_ != UCS_OK ? UCP_EP_CLOSE_FLAG_FORCE : 0;
+    param.flags = force ? UCP_EP_CLOSE_FLAG_FORCE : 0;
     ucs_status_ptr_t close = ucp_ep_close_nbx(ep_, &param);
     if (UCS_PTR_IS_PTR(close)) {
       const Deadline deadline = Deadline::After(kCloseFor);

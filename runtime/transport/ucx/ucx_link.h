@@ -1,10 +1,5 @@
-// UcxLink: the Link contract (link.h) over ucp tag messaging. Each message is one ucp tag send;
-// the ucp tag encodes what StreamLink's frame header carries, so nothing extra crosses the wire:
-//
-//   bits 62-63  kind: data, abort (the peer broke the link; text follows) or hello (set-up)
-//   bits 42-61  sender's rank (up to 2^20 ranks)
-//   bits 16-41  per-direction message number (mod 2^26), so the n-th send meets the n-th receive
-//   bits  0-15  the low 16 bits of cohort's tag: collective kind, dtype and op (runtime/base/tag.h)
+// UcxLink: the Link contract (link.h) over ucp tag messaging. Each message is one ucp tag send,
+// its tag (ucx_tag.h) keyed with the receiving worker's key.
 //
 // A receive matches on kind, sender and number, and then checks the cohort bits and the length
 // the sender used: a different collective, dtype, op or count fails both ranks with a mismatch
@@ -23,30 +18,16 @@
 
 #include "runtime/base/deadline.h"
 #include "runtime/transport/link.h"
+#include "runtime/transport/ucx/ucx_tag.h"
 #include "runtime/transport/ucx/ucx_worker.h"
 
 namespace cohort {
 
-namespace ucx_tag {
-enum Kind : uint64_t { kData = 0, kAbort = 1, kHello = 2 };
-inline constexpr int kRankBits = 20;
-inline constexpr int kNumberBits = 26;
-inline constexpr uint64_t kCohortBitsMask = 0xffff;
-inline constexpr uint64_t kNumberMask = (uint64_t{1} << kNumberBits) - 1;
-inline constexpr uint64_t kMaxRanks = uint64_t{1} << kRankBits;
-constexpr uint64_t Make(Kind kind, int sender, uint64_t number, uint64_t cohort_tag) {
-  return (static_cast<uint64_t>(kind) << 62) | (static_cast<uint64_t>(sender) << 42) |
-         ((number & kNumberMask) << 16) | (cohort_tag & kCohortBitsMask);
-}
-// Receives match everything but the cohort bits, which are checked after arrival.
-inline constexpr uint64_t kMatchMask = ~kCohortBitsMask;
-// An abort or hello from a given sender, whatever its number.
-inline constexpr uint64_t kSenderMask = ~((kNumberMask << 16) | kCohortBitsMask);
-}  // namespace ucx_tag
-
 class UcxLink final : public Link {
  public:
-  UcxLink(int rank, int peer, std::string peer_host, std::shared_ptr<UcxWorker> worker);
+  // `send_key`: the key of the peer's worker, derived from the nonce it published (ucx_tag.h).
+  UcxLink(int rank, int peer, std::string peer_host, std::shared_ptr<UcxWorker> worker,
+          uint64_t send_key);
   ~UcxLink() override;
 
   // Creates the endpoint to the peer's worker `address`, and posts the receive for its aborts.
@@ -91,6 +72,8 @@ class UcxLink final : public Link {
   const int peer_;
   const std::string peer_host_;
   std::shared_ptr<UcxWorker> worker_;
+  const uint64_t send_key_;  // tags sent are XORed with it; received ones with worker_->key()
+  const uint64_t recv_key_;
   ucp_ep_h ep_ = nullptr;
 
   std::vector<Pending> pending_;  // posted, not yet completed; reused, so no allocation when warm
