@@ -13,7 +13,8 @@ class Case:
     victim: int = None        # default: the last rank
     mib: int = 4
     margin: int = 3           # seconds allowed past COHORT_TIMEOUT
-    launch: str = "cohortrun"  # or "env": torchrun-style variables, rank 0 holds the store
+    launch: str = "cohortrun"  # or "env": torchrun-style variables, rank 0 holds the store;
+                               # or "netns": ranks 0-1 and 2-3 on two namespaces (two_hosts_job.sh)
     disk_kib: int = 0         # full-disk: size of the tmpfs
     label: str = ""
 
@@ -22,10 +23,18 @@ class Case:
         parts = [self.op, self.fault, self.transport] + (["detail"] if self.detail else [])
         return "-".join(parts + ([self.label] if self.label else []))
 
-    @property
-    def everyone_fails(self):
-        """Mismatches and a full disk fail every rank, the victim included."""
-        return self.fault.startswith("mismatch") or self.fault == "full-disk"
+    def observers(self, victim):
+        """The ranks that must raise an error. Mismatches and a full disk fail every rank, the
+        victim included; a lost link, the ranks of the first host (ranks 0 to np/2-1): those of
+        the host taken off the network fail too, but nothing they say can reach the launcher."""
+        if self.fault == "link-down":
+            return list(range(self.np // 2))
+        everyone = self.fault.startswith("mismatch") or self.fault == "full-disk"
+        return [r for r in range(self.np) if r != victim or everyone]
+
+    def culprits(self, victim):
+        """The ranks an error may name: across a lost link, any rank of the other host."""
+        return range(self.np // 2, self.np) if self.fault == "link-down" else (victim,)
 
     @property
     def op_words(self):
@@ -48,12 +57,16 @@ ALL_CASES = (
        for transport, detail in (("shm", True), ("tcp", True), ("tcp", False))
        for op in COLLECTIVES for what in ("op", "count", "dtype")]
     + [Case("broadcast", "mismatch-root", t, d) for t, d in (("shm", True), ("tcp", True), ("tcp", False))]
-    # The parameter store: a server slice in every rank.
+    # The parameter store: a server slice in every rank. A frozen server is caught by the store's
+    # own timeout, whatever the transport, so ucx meets only the kill.
     + [Case(op, fault, transport, margin=13 if fault == "stop" else 3)
-       for transport in ("shm", "tcp") for op in ("push", "pull") for fault in ("kill-during", "stop")]
+       for transport in TRANSPORTS for op in ("push", "pull") for fault in ("kill-during", "stop")
+       if transport != "ucx" or fault != "stop"]
     # The store's process dies: cohortrun itself, or rank 0 under torchrun-style variables.
     + [Case("allreduce", "launcher-killed", t) for t in ("shm", "tcp")]
     + [Case("allreduce", "kill-during", "tcp", victim=0, launch="env", label="store-host")]
+    # A host's link taken down mid-allreduce (two network namespaces; the victim's host goes).
+    + [Case("allreduce", "link-down", t, launch="netns", margin=5) for t in ("tcp", "ucx")]
     # A full disk during a checkpoint.
     + [Case("save", "full-disk", "auto", mib=1, disk_kib=1536)]
 )

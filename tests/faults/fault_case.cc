@@ -6,7 +6,8 @@
 //   --fault   none | kill-before | kill-during | kill-after | stop | mismatch-op | mismatch-count
 //             | mismatch-dtype | mismatch-root | full-disk (a save that fits, then one into a
 //             directory without room for it; the first must still load) | launcher-killed (all
-//             ranks call until killed: the runner kills cohortrun)
+//             ranks call until killed: the runner kills cohortrun) | link-down (all ranks call
+//             until their links fail: the runner takes the victim's host off the network)
 //   --victim  the rank that misbehaves (default: the last); --mib buffer size (default 4)
 // Lines the runner reads (times are CLOCK_REALTIME seconds, comparable across the processes):
 //   fault_case: rank V fault <what> at T          the victim, right before it misbehaves
@@ -65,7 +66,8 @@ bool Parse(int argc, char** argv, Options* options) {
   const std::set<std::string> ops = {"allreduce", "broadcast", "allgather", "push", "pull", "save"};
   const std::set<std::string> faults = {"none", "kill-before", "kill-during", "kill-after", "stop",
                                         "mismatch-op", "mismatch-count", "mismatch-dtype",
-                                        "mismatch-root", "full-disk", "launcher-killed"};
+                                        "mismatch-root", "full-disk", "launcher-killed",
+                                        "link-down"};
   return argc % 2 == 1 && ops.count(options->op) == 1 && faults.count(options->fault) == 1;
 }
 
@@ -160,7 +162,9 @@ int Run(const Options& options) {
       }).detach();
     }
     // Faults that every rank meets: the victim just marks the time.
-    if (mismatch || fault == "full-disk" || fault == "launcher-killed") Announce(me, fault);
+    if (mismatch || fault == "full-disk" || fault == "launcher-killed" || fault == "link-down") {
+      Announce(me, fault);
+    }
   }
   if (fault == "kill-after" && me == victim) {
     // The victim's call completes (the others' same call, their first below, may still be

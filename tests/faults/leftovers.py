@@ -40,14 +40,28 @@ class Leftovers:
         return sum(1 for line in out.splitlines() if any(f"pid={p}," in line for p in pids))
 
     @staticmethod
-    def since(before, tmpdir, program, wait_s=5.0):
-        """'none', or what appeared since `before` and is still there after up to wait_s."""
+    def namespaces(names):
+        """Which of the network namespaces `names` still exist."""
+        if not names:
+            return []
+        try:
+            out = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True, timeout=10).stdout
+        except (OSError, subprocess.SubprocessError):
+            return []
+        present = {line.split()[0] for line in out.splitlines() if line.strip()}
+        return [n for n in names if n in present]
+
+    @staticmethod
+    def since(before, tmpdir, program, namespaces=(), wait_s=5.0):
+        """'none', or what appeared since `before` (and of the job's network namespaces) and is
+        still there after up to wait_s."""
         deadline = time.time() + wait_s
         while True:
             procs = Leftovers.processes(program)
             shm = Leftovers.snapshot().shm - before.shm
             files = os.listdir(tmpdir) if os.path.isdir(tmpdir) else []
-            if (not procs and not shm and not files) or time.time() >= deadline:
+            netns = Leftovers.namespaces(namespaces)
+            if (not procs and not shm and not files and not netns) or time.time() >= deadline:
                 break
             time.sleep(0.1)
         found = []
@@ -57,4 +71,6 @@ class Leftovers:
             found.append("shm " + " ".join(sorted(shm)))
         if files:
             found.append("TMPDIR " + " ".join(sorted(files)))
+        if netns:
+            found.append("netns " + " ".join(netns))
         return ", ".join(found) if found else "none"

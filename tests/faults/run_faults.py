@@ -30,6 +30,7 @@ ERROR = re.compile(r"^(?:\[(\d+)\] )?fault_case: rank (\d+) error at ([\d.]+) af
 FAULT = re.compile(r"^(?:\[\d+\] )?fault_case: rank (\d+) fault \S+ at ([\d.]+)$")
 CONTINUATION = re.compile(r"^(?:\[(\d+)\] )?  (\S.*)$")  # "[r]   cause: ..." under an error
 LOADS = re.compile(r"fault_case: rank (\d+) earlier checkpoint (loads intact|CORRUPT)")
+TWO_HOSTS = re.compile(r"^two_hosts_job: link (\S+) namespaces (\S+) (\S+)$")
 
 
 def parse_output(text):
@@ -52,8 +53,8 @@ def parse_output(text):
     return errors, fault_at, loads
 
 
-def names(message, rank):
-    return re.search(rf"\b(rank|server|worker) {rank}\b", message) is not None
+def names(message, ranks):
+    return any(re.search(rf"\b(rank|server|worker) {r}\b", message) for r in ranks)
 
 
 def free_port():
@@ -70,12 +71,15 @@ class Runner:
         self.timeout = args.timeout
         self.is_root = os.geteuid() == 0
         self.killed_at = None
+        self.namespaces = []
 
     def skip_reason(self, case):
         if case.transport == "ucx" and not list(self.build.glob("libcohort_ucx*.so*")):
             return "cohort was built without UCX"
         if case.fault == "full-disk" and (not self.is_root or shutil.which("unshare") is None):
             return "a small tmpfs needs root and unshare(1)"
+        if case.launch == "netns" and (not self.is_root or shutil.which("ip") is None):
+            return "network namespaces need root and ip(8)"
         return None
 
     def env(self, case, tmp):
@@ -105,7 +109,8 @@ class Runner:
                 procs.append(subprocess.Popen(args, env=renv, stdout=subprocess.PIPE,
                                               stderr=subprocess.STDOUT, text=True))
             return procs
-        run = [str(self.cohortrun), "-np", str(case.np), "--timeout", "120", "--grace", "3"]
+        run = [str(self.cohortrun)] + (["-np", str(case.np)] if case.launch != "netns" else []) \
+            + ["--timeout", "120", "--grace", "3"]
         for key in ("COHORT_TIMEOUT", "COHORT_TRANSPORT", "COHORT_DEBUG"):
             if key in env:
                 run += ["-x", f"{key}={env[key]}"]
@@ -114,6 +119,8 @@ class Runner:
             command = ["unshare", "-m", "sh", "-c",
                        f'mount -t tmpfs -o size={case.disk_kib}k cohort-fault "$1" && shift && exec "$@"',
                        "sh", os.path.dirname(ckpt)] + command
+        if case.launch == "netns":
+            command = ["bash", str(Path(__file__).resolve().parent / "two_hosts_job.sh")] + command
         return [subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                                  text=True, start_new_session=True)]
 
@@ -121,14 +128,17 @@ class Runner:
         tmp = tempfile.mkdtemp(prefix="cohort-fault-")
         ckpt = os.path.join(tempfile.mkdtemp(prefix="cohort-fault-disk-"), "ckpt") \
             if case.fault == "full-disk" else None
-        self.killed_at = None
+        self.killed_at, self.namespaces = None, []
         before = Leftovers.snapshot()
         started = time.time()
         procs = self.launch(case, self.env(case, tmp), ckpt)
         outputs, statuses = self.wait(case, procs)
         text = "\n".join(outputs)
         result = self.judge(case, text, statuses, started)
-        result["leftovers"] = Leftovers.since(before, tmp, self.program.name)
+        result["leftovers"] = Leftovers.since(before, tmp, self.program.name, self.namespaces)
+        if m := re.search(r"^two_hosts_job: left in the namespaces: (.*)$", text, re.M):
+            result["leftovers"] = m.group(1) if result["leftovers"] == "none" \
+                else result["leftovers"] + ", " + m.group(1)
         if result["leftovers"] != "none":
             result["problems"].append("left behind: " + result["leftovers"])
         shutil.rmtree(tmp, ignore_errors=True)
@@ -141,7 +151,10 @@ class Runner:
         limit = time.time() + self.timeout + case.margin + 60
         prefix = ""
         if case.fault == "launcher-killed":
-            prefix = self.kill_launcher_when_ready(procs[0], limit)
+            prefix = self.act_when_ready(procs[0], limit, lambda link: procs[0].kill())
+        elif case.fault == "link-down":
+            prefix = self.act_when_ready(procs[0], limit, lambda link: subprocess.run(
+                ["ip", "link", "set", link, "down"], check=True))
         outputs, statuses = [prefix], []
         for p in procs:
             try:
@@ -157,16 +170,19 @@ class Runner:
             statuses.append(p.returncode)
         return outputs, statuses
 
-    def kill_launcher_when_ready(self, proc, limit):
-        """SIGKILLs cohortrun (and with it the job's store) once a rank says it is calling."""
-        seen = []
+    def act_when_ready(self, proc, limit, action):
+        """Once the victim announces its fault, runs `action` (given the second host's link):
+        SIGKILL cohortrun (and with it the job's store), or take the link down."""
+        seen, link = [], None
         while time.time() < limit:
             line = proc.stdout.readline()
             if not line:
                 break
             seen.append(line)
+            if m := TWO_HOSTS.match(line.rstrip("\n")):
+                link, self.namespaces = m.group(1), [m.group(2), m.group(3)]
             if FAULT.match(line.rstrip("\n")):
-                proc.kill()
+                action(link)
                 self.killed_at = time.time()
                 break
         return "".join(seen)
@@ -177,7 +193,7 @@ class Runner:
         victim = case.victim if case.victim is not None else case.np - 1
         if case.fault == "launcher-killed":
             return self.judge_launcher_killed(case, text, started)
-        expect = [r for r in range(case.np) if r != victim or case.everyone_fails]
+        expect = case.observers(victim)
         if fault_at is None:
             problems.append("the victim never reached its fault")
             fault_at = started
@@ -190,13 +206,14 @@ class Runner:
                 continue
             took = e["at"] - fault_at
             times.append(took)
-            ok_name = case.fault == "full-disk" or names(e["message"], victim)
+            ok_name = case.fault == "full-disk" or names(e["message"], case.culprits(victim))
             ok_op = any(word in e["message"] for word in case.op_words)
             named += ok_name and ok_op
             if took > deadline:
                 problems.append(f"rank {r} took {took:.2f} s (> {deadline:.0f} s)")
             if not ok_name:
-                problems.append(f"rank {r}'s error does not name rank {victim}")
+                problems.append(f"rank {r}'s error does not name rank "
+                                + " or ".join(map(str, case.culprits(victim))))
             if not ok_op:
                 problems.append(f"rank {r}'s error does not name the operation ({case.op})")
         if case.fault == "full-disk":
@@ -211,7 +228,7 @@ class Runner:
             launcher = lines[-1][len("cohortrun: "):] if lines else ""
             if not re.search(r"\brank \d+\b", launcher):
                 problems.append("cohortrun's last message names no rank: " + (launcher or "(none)"))
-            elif case.fault.startswith("kill") and not names(launcher, victim):
+            elif case.fault.startswith("kill") and not names(launcher, (victim,)):
                 problems.append(f"cohortrun's message does not name rank {victim}")
         return {"case": case, "detect": max(times) if times else None,
                 "named": f"{named}/{len(expect)}", "launcher": launcher,
@@ -295,9 +312,10 @@ NOTES = """## What the cases are
 - **full-disk**: a checkpoint that fits is saved, then a second one into a tmpfs without room
   for it: every rank's save fails naming the file and ENOSPC, no temporary file is left, and the
   first checkpoint still loads with its values on every rank.
-- The network-namespace link-down case runs in `tests/netns/multihost_test.sh` (ctest
-  `multihost_netns`): ns2's link goes down mid-allreduce; the ranks on ns1 fail within
-  COHORT_TIMEOUT (20 s there) plus a margin, naming a rank on ns2.
+- **link-down**: ranks 0-1 and 2-3 run in two network namespaces joined by a bridge
+  (`two_hosts_job.sh`, cohortrun with `--rsh 'ip netns exec'`); when the victim announces its
+  loop of allreduces, the bridge side of the second namespace's veth is taken down. Every rank
+  must fail naming a rank of the other host; the namespaces must be gone afterwards.
 """
 
 
