@@ -1,5 +1,7 @@
 // reduce.h's entry points: pick the widest ISA the CPU supports once, route every call through
 // that ISA's KernelTable. ForceIsa swaps the table (tests run every ISA against the reference).
+#include <cpuid.h>
+
 #include <atomic>
 
 #include "kernels/cpu/kernel_table.h"
@@ -10,9 +12,21 @@ namespace {
 
 using detail::KernelTable;
 
+// CPUID bits for the features whose __builtin_cpu_supports names Clang 14 does not know
+// ("f16c", "avx512fp16"). Callers check them only together with a feature the builtin does
+// know and that needs the same OS support (AVX, AVX-512 state), so no XGETBV check is needed.
+bool CpuidBit(unsigned leaf, unsigned subleaf, int reg, int bit) {
+  unsigned r[4] = {};
+  if (__get_cpuid_count(leaf, subleaf, &r[0], &r[1], &r[2], &r[3]) == 0) return false;
+  return (r[reg] >> bit) & 1u;
+}
+constexpr int kEax = 0, kEcx = 2, kEdx = 3;
+bool CpuHasF16c() { return CpuidBit(1, 0, kEcx, 29); }
+bool CpuHasAvx512Fp16() { return CpuidBit(7, 0, kEdx, 23); }
+bool CpuHasAvx512Bf16() { return CpuidBit(7, 1, kEax, 5); }
+
 bool CpuHasAvx2() {
-  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") &&
-         __builtin_cpu_supports("f16c");
+  return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && CpuHasF16c();
 }
 
 bool CpuHasAvx512() {
@@ -25,9 +39,9 @@ struct Tables {
   KernelTable portable = detail::PortableKernels();
   KernelTable avx2 = CpuHasAvx2() ? detail::Avx2Kernels() : KernelTable{};
   KernelTable avx512 = CpuHasAvx512()
-                           ? detail::Avx512Kernels({.bf16 = __builtin_cpu_supports("avx512bf16") &&
+                           ? detail::Avx512Kernels({.bf16 = CpuHasAvx512Bf16() &&
                                                             __builtin_cpu_supports("avx512dq"),
-                                                    .fp16 = __builtin_cpu_supports("avx512fp16") != 0})
+                                                    .fp16 = CpuHasAvx512Fp16()})
                            : KernelTable{};
 };
 
