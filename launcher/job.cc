@@ -277,12 +277,7 @@ void JobRunner::Reap() {
       }
       if (Failed(status) && !stopping_ && !(r.server >= 0 && servers_stopped_)) {
         std::string what = DescribeExit(r.rank, pid, status);
-        if (options_.elastic && LiveCount() > 0) {
-          // The survivors go on: they learn it from their links, and shrink() from this key.
-          if (store_) store_->SetLocal(kDeadRankKeyPrefix + std::to_string(r.rank), ToBytes(what));
-          Say(what + "; " + std::to_string(LiveCount()) + " rank(s) go on (--elastic)");
-          continue;
-        }
+        if (GoOnWithout({r.rank}, what)) continue;
         if (r.server >= 0) {  // "rank 5 (pid ...) ..." -> "parameter server 1 (pid ...) ..."
           what = "parameter server " + std::to_string(r.server) + what.substr(what.find(" ("));
         }
@@ -303,6 +298,24 @@ bool JobRunner::PipesOpen() const {
     if (r.out.valid() || r.err.valid()) return true;
   }
   return false;
+}
+
+bool JobRunner::GoOnWithout(const std::vector<int>& lost, const std::string& what) {
+  const size_t running = RanksRunning();
+  if (!options_.elastic || running == 0) return false;
+  // The survivors learn it from their links, and shrink() from these keys.
+  for (int rank : lost) {
+    if (store_) store_->SetLocal(kDeadRankKeyPrefix + std::to_string(rank), ToBytes(what));
+  }
+  Say(what + "; " + std::to_string(running) + " rank(s) go on (--elastic)");
+  return true;
+}
+
+size_t JobRunner::RanksRunning() const {
+  if (role_ != Role::kMultiHost) return LiveCount();
+  size_t running = 0;
+  for (const Rank& agent : ranks_) running += agent.alive ? static_cast<size_t>(agent.remote_live) : 0;
+  return running;
 }
 
 size_t JobRunner::LiveCount() const {

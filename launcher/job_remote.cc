@@ -8,6 +8,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 
@@ -144,6 +145,7 @@ Status JobRunner::StartHosts(const EnvMap& exported) {
   if (!options_.network_interface.empty()) {
     forwarded["COHORT_SOCKET_IFNAME"] = options_.network_interface;
   }
+  if (options_.elastic) forwarded["COHORT_ELASTIC"] = "1";
   job.env.assign(forwarded.begin(), forwarded.end());
   for (const HostPlacement& p : placement_) {
     job.node_rank = p.node_rank;
@@ -202,9 +204,11 @@ bool JobRunner::OnAgentLine(Rank& agent, const std::string& line) {
       break;
     case AgentEvent::kExit:
       --agent.remote_live;
+      agent.remote_ended.push_back(event.rank);
       if (Failed(event.wait_status) && !stopping_) {
         std::string what =
             DescribeExit(event.rank, event.pid, event.wait_status) + " on host " + host;
+        if (GoOnWithout({event.rank}, what)) break;
         Stop(ExitCodeFor(event.wait_status), what, Clock::now() + options_.grace);
         final_message_ = what + "; stopped the ranks on every host";
       }
@@ -230,9 +234,22 @@ void JobRunner::AgentExited(Rank& agent, int wait_status) {
            "; check that the host is reachable with --rsh and that cohortrun is installed at " +
            agent_path_ + " there";
     code = ExitCodeFor(wait_status) != 0 ? ExitCodeFor(wait_status) : 1;
-  } else if (agent.remote_live > 0 || Failed(wait_status)) {
+  } else if (agent.remote_live > 0) {
     what = "the agent of host " + p.host + " (" + RankRange(p) + ") " + HowItEnded(wait_status) +
            " before its ranks had finished";
+    // --elastic: the host is lost with the ranks it had not reported ended.
+    std::vector<int> lost;
+    const std::vector<int>& ended = agent.remote_ended;
+    for (int r = p.first_rank; r < p.first_rank + p.count; ++r) {
+      if (std::find(ended.begin(), ended.end(), r) == ended.end()) lost.push_back(r);
+    }
+    agent.remote_live = 0;
+    if (GoOnWithout(lost, what)) return;
+  } else if (Failed(wait_status)) {
+    // Every rank of the host was reported ended, and a failed one already stopped the job,
+    // unless --elastic let the others go on.
+    if (options_.elastic) return;
+    what = "the agent of host " + p.host + " (" + RankRange(p) + ") " + HowItEnded(wait_status);
   } else {
     return;  // every rank of this host exited 0
   }

@@ -47,6 +47,7 @@ struct Rank {
   UniqueFd in;                 // the agent's stdin: the job, then "signal N" lines
   bool agent_started = false;  // the agent said it started every rank
   int remote_live = 0;         // its ranks not yet reported as exited
+  std::vector<int> remote_ended;  // its ranks reported as exited
   std::string agent_error;     // what the agent said went wrong, if anything
 };
 
@@ -76,6 +77,11 @@ class JobRunner {
   void SignalLive(int sig);
   bool PipesOpen() const;
   size_t LiveCount() const;
+  // Ranks still running: children here, or ranks the hosts' agents have not reported ended.
+  size_t RanksRunning() const;
+  // --elastic: when ranks are still running, publishes `lost` as dead (the survivors' shrink()
+  // reads it), says `what` and returns true: the job goes on. Otherwise false.
+  bool GoOnWithout(const std::vector<int>& lost, const std::string& what);
 
   // Multi-host (job_remote.cc).
   Status PlaceOnHosts();  // fills placement_ from -H or --hostfile

@@ -48,7 +48,7 @@ po::options_description Describe() {
        "^exclusions or an IPv4 subnet (sets COHORT_SOCKET_IFNAME)")
       ("oversubscribe", "allow more ranks than the hosts' slots")
       ("elastic", "a rank that fails does not stop the job: the others are told and go on with "
-                  "fewer ranks (Communicator::shrink, cohort.elastic); one host only")
+                  "fewer ranks (Communicator::shrink, cohort.elastic); with -H, a lost host's ranks too")
       ("mpi", "hand spawning to Open MPI's mpirun (on PATH) with the matching options; the ranks "
               "meet through MPI")
       ("remote-agent", "internal: the per-host agent that --rsh starts; reads its job from stdin")
@@ -234,9 +234,10 @@ Result<LaunchOptions> ParseLaunchOptions(int argc, const char* const* argv) {
     return InvalidArgumentError("--servers is not supported with -H/--hostfile yet; start the "
                                 "ParameterStore with co-located servers instead");
   }
-  if (options.elastic && (options.mpi || options.multi_host() || options.servers > 0)) {
-    return InvalidArgumentError("--elastic works for jobs on this host without --mpi or "
-                                "--servers for now; drop one of them");
+  if (options.elastic && (options.mpi || options.servers > 0)) {
+    return InvalidArgumentError("--elastic works for jobs without --mpi or --servers for now "
+                                "(mpirun stops every rank when one fails; dedicated servers hold "
+                                "state no survivor has); drop one of them");
   }
   if (options.remote_agent) return options;  // its job comes on stdin
   if (options.help || options.print_config || options.print_settings_table) return options;
