@@ -150,7 +150,25 @@ int Run(const Options& options) {
   const std::string& fault = options.fault;
   Operation operation(options, comm);
   operation.Call();  // set-up of links, arenas, server slices; for full-disk, a checkpoint that fits
-  comm.barrier();
+
+  // A rank whose call failed says so in the line the runner reads.
+  auto report = [&](const cohort::Error& e, double since) {
+    const double at = Now();
+    std::printf("fault_case: rank %d error at %.3f after %.2f s: %s\n", me, at, at - since, e.what());
+    std::fflush(stdout);
+    if (fault == "full-disk") {
+      const bool loads = operation.EarlierCheckpointLoads();
+      std::printf("fault_case: rank %d earlier checkpoint %s\n", me, loads ? "loads intact" : "CORRUPT");
+    }
+    return 3;
+  };
+  try {
+    comm.barrier();
+  } catch (const cohort::Error& e) {
+    // The victim may leave the barrier, misbehave and close its links before this rank has
+    // finished the barrier: that is the fault, seen here.
+    return report(e, Now());
+  }
 
   const bool mismatch = fault.rfind("mismatch-", 0) == 0;
   if (me == victim) {
@@ -184,14 +202,7 @@ int Run(const Options& options) {
       if (mismatch) comm.barrier();  // a mismatch that slipped through may surface here
     }
   } catch (const cohort::Error& e) {
-    const double at = Now();
-    std::printf("fault_case: rank %d error at %.3f after %.2f s: %s\n", me, at, at - start, e.what());
-    std::fflush(stdout);
-    if (fault == "full-disk") {
-      const bool loads = operation.EarlierCheckpointLoads();
-      std::printf("fault_case: rank %d earlier checkpoint %s\n", me, loads ? "loads intact" : "CORRUPT");
-    }
-    return 3;
+    return report(e, start);
   }
   if (error_due) {
     std::printf("fault_case: rank %d no error in %.1f s\n", me, Now() - start);
