@@ -314,7 +314,7 @@ bool JobRunner::GoOnWithout(const std::vector<int>& lost, const std::string& wha
 size_t JobRunner::RanksRunning() const {
   if (role_ != Role::kMultiHost) return LiveCount();
   size_t running = 0;
-  for (const Rank& agent : ranks_) running += agent.alive ? static_cast<size_t>(agent.remote_live) : 0;
+  for (const Rank& agent : ranks_) running += agent.alive ? static_cast<size_t>(agent.remote_live()) : 0;
   return running;
 }
 

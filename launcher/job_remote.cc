@@ -171,7 +171,6 @@ Status JobRunner::SpawnAgent(const HostPlacement& placement, const std::string& 
   r.err = std::move(spawned->stderr_fd);
   r.in = std::move(spawned->stdin_fd);
   r.placement = placement;
-  r.remote_live = placement.count;
   // The agent prefixes its ranks' lines; lines without a prefix come from the remote shell
   // itself (ssh's errors) and get the host's name.
   const size_t index = ranks_.size() - 1;
@@ -203,7 +202,6 @@ bool JobRunner::OnAgentLine(Rank& agent, const std::string& line) {
       agent.agent_error = event.message;
       break;
     case AgentEvent::kExit:
-      --agent.remote_live;
       agent.remote_ended.push_back(event.rank);
       if (Failed(event.wait_status) && !stopping_) {
         std::string what =
@@ -234,7 +232,7 @@ void JobRunner::AgentExited(Rank& agent, int wait_status) {
            "; check that the host is reachable with --rsh and that cohortrun is installed at " +
            agent_path_ + " there";
     code = ExitCodeFor(wait_status) != 0 ? ExitCodeFor(wait_status) : 1;
-  } else if (agent.remote_live > 0) {
+  } else if (agent.remote_live() > 0) {
     what = "the agent of host " + p.host + " (" + RankRange(p) + ") " + HowItEnded(wait_status) +
            " before its ranks had finished";
     // --elastic: the host is lost with the ranks it had not reported ended.
@@ -243,7 +241,6 @@ void JobRunner::AgentExited(Rank& agent, int wait_status) {
     for (int r = p.first_rank; r < p.first_rank + p.count; ++r) {
       if (std::find(ended.begin(), ended.end(), r) == ended.end()) lost.push_back(r);
     }
-    agent.remote_live = 0;
     if (GoOnWithout(lost, what)) return;
   } else if (Failed(wait_status)) {
     // Every rank of the host was reported ended, and a failed one already stopped the job,

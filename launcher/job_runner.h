@@ -46,8 +46,9 @@ struct Rank {
   std::optional<HostPlacement> placement;
   UniqueFd in;                 // the agent's stdin: the job, then "signal N" lines
   bool agent_started = false;  // the agent said it started every rank
-  int remote_live = 0;         // its ranks not yet reported as exited
   std::vector<int> remote_ended;  // its ranks reported as exited
+  // Its ranks not yet reported as exited.
+  int remote_live() const { return placement->count - static_cast<int>(remote_ended.size()); }
   std::string agent_error;     // what the agent said went wrong, if anything
 };
 

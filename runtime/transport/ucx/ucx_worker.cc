@@ -128,8 +128,8 @@ bool UcxWorker::Progress() {
   for (int i = 0; i < 64 && ucp_worker_progress(worker_) != 0; ++i) any = true;
   // A stranger's message makes progress report activity when it arrives; every 64th call also
   // sweeps the whole unexpected queue, for those that arrived behind a peer's early message.
-  ++polls_;
-  if (any || polls_ % 256 == 0 || !dropping_.empty()) DropStrangers(polls_ % 64 == 0);
+  const bool sweep = ++polls_ % 64 == 0;
+  if (any || sweep || !dropping_.empty()) DropStrangers(sweep);
   return any;
 }
 
