@@ -10,6 +10,7 @@
 #include <cuda_fp16.h>
 
 #include <cstdint>
+#include <type_traits>
 
 #include "runtime/base/dtype.h"
 
@@ -92,25 +93,31 @@ __device__ __forceinline__ C Combine(C a, C b) {
   }
 }
 
-// V elements of T moved as 16-byte words; the address must be 16-byte aligned.
+// V elements of T moved as 16-byte words, or as one 8-byte word when they fill only 8 bytes
+// (the narrow side of a widening copy); the address must be aligned to the vector's size, or
+// to 16 bytes for larger vectors.
 template <typename T, int V>
 union Vec {
-  static constexpr int kWords = static_cast<int>(V * sizeof(T) / 16);
-  static_assert(V * sizeof(T) % 16 == 0, "a vector is a whole number of 16-byte words");
-  uint4 words[kWords];
+  static constexpr size_t kBytes = V * sizeof(T);
+  static_assert(kBytes == 8 || kBytes % 16 == 0, "a vector is 8 bytes or whole 16-byte words");
+  using Word = std::conditional_t<kBytes == 8, uint2, uint4>;
+  static constexpr int kWords = static_cast<int>(kBytes / sizeof(Word));
+  Word words[kWords];
   T v[V];
 };
 
 template <typename T, int V>
 __device__ __forceinline__ void LoadVec(Vec<T, V>& out, const T* p) {
-  const uint4* q = reinterpret_cast<const uint4*>(p);
+  using Word = typename Vec<T, V>::Word;
+  const Word* q = reinterpret_cast<const Word*>(p);
 #pragma unroll
   for (int w = 0; w < Vec<T, V>::kWords; ++w) out.words[w] = q[w];
 }
 
 template <typename T, int V>
 __device__ __forceinline__ void StoreVec(T* p, const Vec<T, V>& in) {
-  uint4* q = reinterpret_cast<uint4*>(p);
+  using Word = typename Vec<T, V>::Word;
+  Word* q = reinterpret_cast<Word*>(p);
 #pragma unroll
   for (int w = 0; w < Vec<T, V>::kWords; ++w) q[w] = in.words[w];
 }

@@ -2,10 +2,11 @@
 // for any number of tensors (see multi_tensor.h for the contract, multi_tensor_table.cuh for
 // how blocks find their tensor).
 //
-// Each block takes whole chunks (16384 elements). Within a chunk, threads move 16-byte vectors
-// of the narrower type (8 elements for f16/bf16, so an f32 side moves 32 bytes), several per
-// thread in flight, from the first element where both sides are 16-byte aligned; the few
-// elements before and after go one by one. A tensor whose source and destination can never be
+// Each block takes whole chunks (16384 elements). Within a chunk, each thread stores 16-byte
+// vectors (4 f32 or 8 f16/bf16 elements) and loads what they are made from (8 bytes of bf16 for
+// an unpack to f32, 32 bytes of f32 for a pack to bf16), several per thread in flight, from the
+// first element where both sides are 16-byte aligned; the few elements before and after go one
+// by one. A tensor whose source and destination can never be
 // aligned together (their addresses differ by a non-multiple of 16 in the element phase) is
 // copied element by element, still coalesced.
 #include <algorithm>
@@ -48,10 +49,15 @@ struct CastOp {
 template <typename In, typename Out, typename Op>
 __device__ __forceinline__ void CopyChunk(const In* src, Out* dst, uint64_t first, uint64_t last,
                                           uint32_t head, const Op& op) {
-  constexpr int V = static_cast<int>(16 / (sizeof(In) < sizeof(Out) ? sizeof(In) : sizeof(Out)));
+  // Elements per vector: 16 bytes of the output, so that each warp's store instruction writes
+  // 512 contiguous bytes, whole 32-byte sectors. (Vectors of 16 bytes of the input made a
+  // widening unpack store 32 bytes per thread as two 16-byte halves 32 bytes apart: each store
+  // instruction then wrote half of 32 sectors, and bf16 -> f32 unpack reached 0.71-0.74 of copy
+  // bandwidth on an H100 (2026-11-24) while packs, whose loads have that shape, reached 0.87+.)
+  constexpr int V = static_cast<int>(16 / sizeof(Out));
   // Vectors per thread per pass: 64 bytes of loads in flight on the wider side. (Sizing by the
-  // input side instead, for widening casts, measured slower on an H100: bf16 -> f32 unpack fell
-  // from 0.71 to 0.53 of copy bandwidth.)
+  // input side instead, for widening casts, measured slower on an H100 with the old vectors:
+  // bf16 -> f32 unpack fell from 0.71 to 0.53 of copy bandwidth.)
   constexpr int U = static_cast<int>(64 / (V * (sizeof(In) > sizeof(Out) ? sizeof(In) : sizeof(Out))));
   constexpr int kScalarUnroll = 4;
   const uint32_t tid = threadIdx.x;

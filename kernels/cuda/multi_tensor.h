@@ -14,7 +14,8 @@
 //
 // Launches: each call enqueues its work on `stream` (a cudaStream_t passed as void*; nullptr is
 // the legacy default stream) and returns without waiting for the device. Pack, unpack and
-// multi-tensor copy are one kernel launch whatever the number of tensors; the L2 norm is two.
+// multi-tensor copy are one kernel launch whatever the number of tensors; the L2 norm is one, and
+// a second when per-tensor norms are asked for.
 //
 // Workspace: a MultiTensorWorkspace holds the device-side tensor table and the norm's partial
 // sums, allocated on first use and grown (never shrunk) as needed, then reused. Lists of at

@@ -105,6 +105,9 @@ struct WorkspaceState {
   size_t next_slot = 0;
   DeviceRegion table;    // entries, then chunk_begin
   DeviceRegion scratch;  // L2 norm chunk partials
+  // The L2 norm's count of finished blocks (l2_norm.cu): zeroed at creation, and left at zero by
+  // every launch's last block. Not in `scratch`, whose regrowth would lose the zero.
+  uint32_t* blocks_done = nullptr;
   cudaEvent_t last_use = nullptr;  // recorded after every call that used table or scratch
   std::vector<TensorEntry> entries;      // host scratch, reused by every call
   std::vector<CopySegment> segments;     // host scratch for pack/unpack

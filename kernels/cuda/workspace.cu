@@ -51,6 +51,7 @@ WorkspaceState::~WorkspaceState() {
   }
   if (table.data != nullptr) (void)cudaFree(table.data);
   if (scratch.data != nullptr) (void)cudaFree(scratch.data);
+  if (blocks_done != nullptr) (void)cudaFree(blocks_done);
 }
 
 Status WorkspaceState::CheckCurrentDevice() const {
@@ -192,6 +193,10 @@ Result<MultiTensorWorkspace> MultiTensorWorkspace::Create(int device) {
   for (detail::WorkspaceState::Staging& slot : ws.staging) {
     COHORT_CUDA_RETURN_IF_ERROR(cudaEventCreateWithFlags(&slot.copied, cudaEventDisableTiming));
   }
+  COHORT_CUDA_RETURN_IF_ERROR(cudaMalloc(&ws.blocks_done, sizeof(uint32_t)));
+  // Waited for here, so that no stream of the caller's (blocking or not) can see it unset.
+  COHORT_CUDA_RETURN_IF_ERROR(cudaMemsetAsync(ws.blocks_done, 0, sizeof(uint32_t), nullptr));
+  COHORT_CUDA_RETURN_IF_ERROR(cudaStreamSynchronize(nullptr));
   return Result<MultiTensorWorkspace>(std::move(workspace));
 }
 
